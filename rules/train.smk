@@ -1,0 +1,30 @@
+# One training run per job. The checkpoint lives outside the declared outputs so that
+# Snakemake's clean-up of an interrupted job keeps it and the rerun resumes from it.
+
+
+rule train:
+    input:
+        data=lambda wildcards: prepared_path(lookup_run(wildcards)["dataset"]),
+        view=lambda wildcards: f"results/{wildcards.scale}/views/{view_id(lookup_run(wildcards))}.npz",
+    output:
+        metrics="results/{scale}/runs/{run_id}/metrics.json",
+        history="results/{scale}/runs/{run_id}/history.csv",
+    log:
+        "results/{scale}/logs/train/{run_id}.log",
+    threads: config["threads"]
+    resources:
+        gpu=gpus_per_job(),
+        mem_mb=8000,
+        runtime=lambda wildcards: TRAIN_RUNTIME[wildcards.scale],
+    params:
+        run=lambda wildcards: json.dumps(lookup_run(wildcards), sort_keys=True),
+        checkpoint="results/{scale}/checkpoints/{run_id}.pt",
+        device=config["device"],
+        flags=" ".join(
+            (["--compile"] if config.get("compile") else [])
+            + ([] if config.get("progress", True) else ["--no-progress"])
+        ),
+    shell:
+        "{PY} -m robustrepro train --run {params.run:q} --data {input.data} --view {input.view} "
+        "--out $(dirname {output.metrics}) --checkpoint {params.checkpoint} "
+        "--device {params.device} --threads {threads} {params.flags} > {log} 2>&1"

@@ -1,0 +1,5 @@
+import sys
+
+from robustrepro.cli import main
+
+sys.exit(main())

@@ -1,0 +1,126 @@
+"""Command line of the pipeline steps; every Snakemake rule calls one subcommand.
+
+    python -m robustrepro fetch   --dataset mnist --root resources/data --manifest m.json
+    python -m robustrepro prepare --dataset mnist --manifest m.json --out mnist.npz
+    python -m robustrepro view    --spec '{...}' --data mnist.npz --out view.npz --summary view.json
+    python -m robustrepro train   --run '{...}' --data mnist.npz --view view.npz --out DIR --checkpoint last.pt
+
+A UserError (bad value, missing or corrupt file) ends the command with one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from robustrepro.errors import UserError
+
+
+def _fetch(args) -> None:
+    from robustrepro.data import DATASETS, fetch, verify_present
+
+    info = DATASETS[args.dataset]
+    root = None
+    for shared in args.shared_root:
+        try:
+            verify_present(info, shared)
+            root = shared
+            break
+        except UserError as exc:
+            logging.info("not using shared root %s: %s", shared, exc)
+    if root is None:
+        root = args.root
+        fetch(info, root, mirror=args.mirror, progress=not args.no_progress)
+    files = [f.path for f in info.files]
+    manifest = {"dataset": args.dataset, "root": str(Path(root).resolve()),
+                "files": {p: f.md5 for p, f in zip(files, info.files)}}
+    Path(args.manifest).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.manifest).write_text(json.dumps(manifest, indent=2))
+    logging.info("%s: raw files verified under %s", args.dataset, root)
+
+
+def _prepare(args) -> None:
+    from robustrepro.data import prepare
+
+    root = json.loads(Path(args.manifest).read_text())["root"] if args.manifest else None
+    data = prepare(args.dataset, root, args.out)
+    logging.info("prepared %s: %d train, %d test, shape %s, %d classes", args.dataset,
+                 len(data.train_y), len(data.test_y), data.shape, data.num_classes)
+
+
+def _view(args) -> None:
+    from robustrepro.data import load_prepared
+    from robustrepro.noise import make_view
+    from robustrepro.views import save_view, view_summary_json
+
+    spec = json.loads(args.spec)
+    data = load_prepared(args.data)
+    view = make_view(data.train_y, data.test_y, data.num_classes, spec)
+    save_view(args.out, view)
+    Path(args.summary).write_text(view_summary_json(view))
+    logging.info("view: %d train examples, realised noise rate %.4f", len(view.train_indices), view.noise_rate)
+
+
+def _train(args) -> None:
+    from robustrepro.training import train_run
+
+    metrics = train_run(json.loads(args.run), args.data, args.view, args.out, args.checkpoint,
+                        device=args.device, threads=args.threads, progress=not args.no_progress,
+                        compile=args.compile)
+    logging.info("final: %s", json.dumps({k: v for k, v in metrics.items() if isinstance(v, (int, float))}))
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="robustrepro", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    f = sub.add_parser("fetch", help="find or download a dataset's raw files and verify their checksums")
+    f.add_argument("--dataset", required=True)
+    f.add_argument("--root", required=True, help="writable folder; downloads go here")
+    f.add_argument("--shared-root", action="append", default=[], help="read-only folder searched first")
+    f.add_argument("--mirror", default=None)
+    f.add_argument("--manifest", required=True, help="JSON written on success: the root used and the files")
+    f.set_defaults(func=_fetch)
+
+    r = sub.add_parser("prepare", help="read the raw files (or make the synthetic set) into one uint8 .npz")
+    r.add_argument("--dataset", required=True)
+    r.add_argument("--manifest", default=None, help="fetch's manifest (not needed for synthetic datasets)")
+    r.add_argument("--out", required=True)
+    r.set_defaults(func=_prepare)
+
+    v = sub.add_parser("view", help="holdout, shaping and label noise: the examples and labels a run trains on")
+    v.add_argument("--spec", required=True, help="JSON view spec (robustrepro.runs.view_spec)")
+    v.add_argument("--data", required=True)
+    v.add_argument("--out", required=True)
+    v.add_argument("--summary", required=True)
+    v.set_defaults(func=_view)
+
+    t = sub.add_parser("train", help="train one run (resumes from its checkpoint)")
+    t.add_argument("--run", required=True, help="JSON run config (robustrepro.runs.resolve)")
+    t.add_argument("--data", required=True)
+    t.add_argument("--view", required=True)
+    t.add_argument("--out", required=True)
+    t.add_argument("--checkpoint", required=True)
+    t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    t.add_argument("--threads", type=int, default=None)
+    t.add_argument("--compile", action="store_true")
+    t.set_defaults(func=_train)
+
+    for s in (f, r, v, t):
+        s.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+    try:
+        args.func(args)
+    except UserError as exc:
+        print(f"robustrepro {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    return 0

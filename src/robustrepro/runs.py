@@ -1,0 +1,103 @@
+"""Run configurations: the unit of compute.
+
+A run is a fully resolved training configuration. `resolve` fills every default so that two
+spellings of the same run hash alike, and `run_id` names it by a readable slug plus a short
+hash of the canonical JSON. Targets that need the same run therefore share one run directory.
+
+Imports nothing heavy: Snakemake parses the workflow (and so this module) for every job.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import re
+
+# Every key a run may set, with its default. Nested dicts merge key by key; anything a
+# component does not know is rejected when the component is built, naming the key.
+DEFAULT_RUN: dict = {
+    "dataset": "mnist",  # a name from robustrepro.data.DATASETS
+    "train_subset": None,  # int: keep this many training examples (class-balanced), before shaping
+    "test_subset": None,  # int: keep this many test examples (class-balanced)
+    # The training view: clean holdout, then shaping (imbalance/subset/alpha), then label noise.
+    # See robustrepro.noise for every kind and its keys.
+    "holdout": {"size": 0, "per_class": False},  # clean examples kept out of training (validation/meta)
+    "shaping": {"kind": "none"},
+    "noise": {"kind": "none"},
+    "data_seed": 0,  # seeds the view (holdout, shaping, noise); separate from the training seed
+    # Validation: "holdout" (the clean holdout above), "test:<n>" (n examples split off the test
+    # set, the rest stays test), or "none".
+    "validation": "none",
+    "model": {"name": "lenet", "width": 1.0, "dropout": 0.0},
+    "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.9, "nesterov": False, "weight_decay": 0.0},
+    "schedule": {"name": "constant"},
+    "epochs": 1,
+    "batch_size": 128,
+    "augment": {"crop": 0, "flip": False},  # crop: padding in pixels for random crops
+    "sampler": {"name": "shuffle"},
+    "step": {"name": "weighted"},
+    "early_stopping": None,  # {"patience": n, "metric": "val_acc1"}: keep the best epoch's metrics
+    "eval_every": 1,  # evaluate the test set every n epochs (and always at the last)
+    "seed": 0,
+}
+
+
+def _merge(base: dict, override: dict, path: str = "") -> dict:
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        where = f"{path}{key}"
+        if key not in base:
+            raise KeyError(f"unknown run key '{where}'; known keys here: {', '.join(sorted(base))}")
+        if isinstance(base[key], dict) and isinstance(value, dict):
+            # Component dicts (model, schedule, ...) accept component-specific keys, so
+            # only the top level is checked strictly; a `name`/`kind` change drops defaults
+            # that belong to the old component.
+            changes_component = any(k in value and value[k] != base[key].get(k) for k in ("name", "kind"))
+            out[key] = copy.deepcopy(value) if changes_component else {**base[key], **value}
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def resolve(partial: dict) -> dict:
+    """The canonical, fully defaulted form of a run configuration."""
+    run = _merge(DEFAULT_RUN, partial)
+    if run["model"].get("name") != DEFAULT_RUN["model"]["name"]:
+        run["model"] = {"width": 1.0, "dropout": 0.0, **run["model"]}
+    return run
+
+
+def canonical_json(run: dict) -> str:
+    return json.dumps(run, sort_keys=True, separators=(",", ":"))
+
+
+def config_hash(obj: dict, length: int = 10) -> str:
+    return hashlib.sha256(canonical_json(obj).encode()).hexdigest()[:length]
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9.]+", "-", str(text).lower()).strip("-")
+
+
+def run_id(run: dict) -> str:
+    """Readable slug plus a hash of the resolved config, e.g. `mnist-lenet-none-s0-3fa1c2d9e0`."""
+    run = resolve(run)
+    noise = run["noise"]
+    noise_part = noise["kind"] if noise["kind"] == "none" else f"{noise['kind']}{noise.get('rate', noise.get('alpha', ''))}"
+    parts = [run["dataset"], run["model"]["name"], noise_part, f"s{run['seed']}"]
+    return "-".join(_slug(p) for p in parts) + "-" + config_hash(run)
+
+
+VIEW_KEYS = ("dataset", "train_subset", "test_subset", "holdout", "shaping", "noise", "validation", "data_seed")
+
+
+def view_spec(run: dict) -> dict:
+    """The part of a run that defines its training data view (shared by runs that differ only in training)."""
+    run = resolve(run)
+    return {k: run[k] for k in VIEW_KEYS}
+
+
+def view_id(run: dict) -> str:
+    spec = view_spec(run)
+    return f"{_slug(spec['dataset'])}-{_slug(spec['noise']['kind'])}-{config_hash(spec)}"
