@@ -1,23 +1,11 @@
 # Raw files → verified manifest → one prepared uint8 .npz per dataset.
 
 
-def fetch_args():
-    data = config["data"]
-    shared = " ".join(f"--shared-root {r}" for r in data.get("shared_roots", []))
-    mirror = f"--mirror {data['mirror']}" if data.get("mirror") else ""
-    return f"--root {data['root']} {shared} {mirror}"
-
-
-def manifest_of(wildcards):
-    # Synthetic stand-ins are generated, so they have nothing to download.
-    if DATASETS[wildcards.dataset].is_synthetic:
-        return []
-    return f"resources/downloads/{wildcards.dataset}.json"
-
-
 rule download:
     output:
         "resources/downloads/{dataset}.json",
+    conda:
+        ENV
     log:
         "resources/logs/download/{dataset}.log",
     localrule: True
@@ -25,7 +13,7 @@ rule download:
         args=fetch_args(),
         progress="" if config.get("progress", True) else "--no-progress",
     shell:
-        "{PY} -m robustrepro fetch --dataset {wildcards.dataset} {params.args} {params.progress} "
+        "python -m robustrepro fetch --dataset {wildcards.dataset} {params.args} {params.progress} "
         "--manifest {output} > {log} 2>&1"
 
 
@@ -34,6 +22,8 @@ rule prepare:
         manifest_of,
     output:
         f"{PREPARED}/{{dataset}}.npz",
+    conda:
+        ENV
     log:
         "resources/logs/prepare/{dataset}.log",
     resources:
@@ -42,5 +32,5 @@ rule prepare:
     params:
         manifest=lambda wildcards, input: f"--manifest {input[0]}" if input else "",
     shell:
-        "{PY} -m robustrepro prepare --dataset {wildcards.dataset} {params.manifest} "
+        "python -m robustrepro prepare --dataset {wildcards.dataset} {params.manifest} "
         "--out {output} > {log} 2>&1"

@@ -7,6 +7,8 @@ rule view:
     output:
         npz="results/{scale}/views/{view_id}.npz",
         summary="results/{scale}/views/{view_id}.json",
+    conda:
+        ENV
     log:
         "results/{scale}/logs/view/{view_id}.log",
     resources:
@@ -15,5 +17,5 @@ rule view:
     params:
         spec=lambda wildcards: json.dumps(VIEWS[wildcards.view_id], sort_keys=True),
     shell:
-        "{PY} -m robustrepro view --spec {params.spec:q} --data {input} "
+        "python -m robustrepro view --spec {params.spec:q} --data {input} "
         "--out {output.npz} --summary {output.summary} > {log} 2>&1"

@@ -9,6 +9,8 @@ rule train:
     output:
         metrics="results/{scale}/runs/{run_id}/metrics.json",
         history="results/{scale}/runs/{run_id}/history.csv",
+    conda:
+        ENV
     log:
         "results/{scale}/logs/train/{run_id}.log",
     threads: config["threads"]
@@ -25,6 +27,6 @@ rule train:
             + ([] if config.get("progress", True) else ["--no-progress"])
         ),
     shell:
-        "{PY} -m robustrepro train --run {params.run:q} --data {input.data} --view {input.view} "
+        "python -m robustrepro train --run {params.run:q} --data {input.data} --view {input.view} "
         "--out $(dirname {output.metrics}) --checkpoint {params.checkpoint} "
         "--device {params.device} --threads {threads} {params.flags} > {log} 2>&1"

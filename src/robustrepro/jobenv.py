@@ -1,0 +1,23 @@
+"""The environment that the workflow's shell jobs inherit."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def expose_package(source_dir: str) -> None:
+    """Make `python -m robustrepro` in a job mean this package under this interpreter.
+
+    The interpreter running Snakemake (the project's venv) goes first on PATH, so it is the
+    `python` jobs find even when the venv was never activated; the package source goes on
+    PYTHONPATH, so a --use-conda env that holds only the dependencies runs it too (conda
+    activation puts its own python first). Cluster jobs re-run this when they parse the workflow.
+    """
+    path = os.environ.get("PATH", "")
+    bindir = os.path.dirname(sys.executable)
+    if path.split(os.pathsep)[0] != bindir:
+        os.environ["PATH"] = os.pathsep.join([bindir, path]) if path else bindir
+    pythonpath = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if source_dir not in pythonpath:
+        os.environ["PYTHONPATH"] = os.pathsep.join([source_dir, *pythonpath])

@@ -1,0 +1,42 @@
+"""Shared test helpers: where the repo and ../shared/data are, and running snakemake for real."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+def smoke_config(tmp_path: Path, **changes) -> Path:
+    """A smoke-scale, CPU-only config whose data and results live under tmp_path."""
+    cfg = {
+        "scale": "smoke",
+        "seeds": [0, 1],
+        "data": {"root": str(tmp_path / "data"), "shared_roots": [], "mirror": None,
+                 "prepared": str(tmp_path / "prepared")},
+        "device": "cpu",
+        "threads": 1,
+        "progress": False,
+    }
+    cfg.update(changes)
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def snakemake(workdir: Path, configfile: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    """Run the real snakemake on the project's Snakefile with workdir as its working directory."""
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
+           "--configfile", str(configfile), "--cores", "2", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not (SHARED_DATA / "MNIST" / "raw").is_dir():
+        pytest.skip(f"{SHARED_DATA} (the original MNIST/FashionMNIST files) is not present")
+    return SHARED_DATA
