@@ -20,7 +20,7 @@ DEFAULT_RUN: dict = {
     "dataset": "mnist",  # a name from robustrepro.data.DATASETS
     "train_subset": None,  # int: keep this many training examples (class-balanced), before shaping
     "test_subset": None,  # int: keep this many test examples (class-balanced)
-    # The training view: clean holdout, then shaping (imbalance/subset/alpha), then label noise.
+    # The training view: subsets, clean holdout, shaping (imbalance/per-class), label noise (incl. alpha).
     # See robustrepro.noise for every kind and its keys.
     "holdout": {"size": 0, "per_class": False},  # clean examples kept out of training (validation/meta)
     "shaping": {"kind": "none"},

@@ -1,0 +1,177 @@
+"""Build a training view (robustrepro.views.View) from a dataset's labels and a view spec.
+
+The spec is robustrepro.runs.view_spec(run). The stages run in this order, each on what the
+previous one left:
+
+1. subsets: train_subset / test_subset keep that many examples, class-balanced;
+2. classes: "imbalance" shaping keeps only its classes (train and test) and relabels them;
+3. holdout: clean examples set aside, never trained on (seed 001's small clean meta set,
+   e.g. {size: 10, per_class: true}; seed 002's 20 % validation split, {size: 0.2});
+   an integer size is a class-balanced count (per class when per_class), a size in (0, 1) a
+   fraction of the pool, stratified by class;
+4. shaping: which of the remaining examples to train on (robustrepro.noise.shaping);
+5. label noise on those (robustrepro.noise.labels);
+6. validation: "none", "holdout" (the holdout above), or "test:<n>" (n test examples,
+   class-balanced, split off the test set: seed 003 validates on part of the test set).
+
+Each stage draws from its own child of SeedSequence(data_seed), so changing one stage (say the
+noise rate) leaves the draws of the others (the holdout, the subsets) as they were.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from robustrepro.errors import UserError
+from robustrepro.noise import labels as label_noise
+from robustrepro.noise import shaping
+from robustrepro.noise.sampling import balanced_counts, stratified_counts, take_per_class
+from robustrepro.noise.spec import count, is_int, section
+from robustrepro.runs import DEFAULT_RUN, VIEW_KEYS
+from robustrepro.views import View
+
+__all__ = ["make_view", "NOISE_KINDS", "SHAPING_KINDS"]
+
+NOISE_KINDS = tuple(label_noise.KINDS)
+SHAPING_KINDS = tuple(shaping.KINDS)
+_STAGES = ("train_subset", "test_subset", "holdout", "shaping", "noise", "validation")
+
+
+def make_view(train_y: np.ndarray, test_y: np.ndarray, num_classes: int, spec: dict) -> View:
+    """The training view that `spec` describes, over a dataset with these train and test labels."""
+    spec = _complete(spec)
+    train_y = _labels("train", train_y, num_classes)
+    test_y = _labels("test", test_y, num_classes)
+    seed = count("data_seed", spec["data_seed"])
+    rng = dict(zip(_STAGES, map(np.random.default_rng, np.random.SeedSequence(seed).spawn(len(_STAGES)))))
+    shaping_kind, shaping_params = section(spec["shaping"], "shaping", shaping.KINDS)
+    noise_kind, noise_params = section(spec["noise"], "noise", label_noise.KINDS)
+
+    # 1. subsets (indices into the dataset's arrays)
+    train = _subset(train_y, spec["train_subset"], "train_subset", num_classes, rng["train_subset"])
+    test = _subset(test_y, spec["test_subset"], "test_subset", num_classes, rng["test_subset"])
+
+    # 2. classes
+    table = shaping.class_map(shaping_kind, shaping_params, num_classes)
+    train, test = train[table[train_y[train]] >= 0], test[table[test_y[test]] >= 0]
+    view_classes = int(table.max()) + 1
+    train_labels, test_labels = table[train_y[train]], table[test_y[test]]
+
+    # 3. holdout
+    held = take_per_class(train_labels, _holdout_counts(spec["holdout"], train_labels, view_classes, rng["holdout"]),
+                          rng["holdout"])
+    holdout, holdout_labels = train[held], train_labels[held]
+    train, train_labels = train[~held], train_labels[~held]
+
+    # 4. shaping
+    kept = shaping.select(shaping_kind, shaping_params, train_labels, table, rng["shaping"])
+    train, train_labels = train[kept], train_labels[kept]
+    if train.size == 0:
+        raise UserError("the training view is empty: holdout and shaping leave no training example; "
+                        "lower holdout.size or the shaping sizes")
+
+    # 5. label noise
+    positions, noisy, noise_facts = label_noise.corrupt(noise_kind, noise_params, train_labels, view_classes,
+                                                        rng["noise"])
+    train, true = train[positions], train_labels[positions]
+    noisy_mask = noisy != true
+
+    # 6. validation
+    val_source, val, val_labels, test, test_labels = _validation(spec["validation"], holdout, holdout_labels,
+                                                                 test, test_labels, view_classes, rng["validation"])
+
+    def per_class(y: np.ndarray) -> list[int]:
+        return np.bincount(y, minlength=view_classes).tolist()
+
+    noise_rate = float(noisy_mask.mean())
+    summary = {
+        "spec": spec,
+        "source_classes": np.flatnonzero(table >= 0)[np.argsort(table[table >= 0])].tolist(),
+        "n_train": int(train.size),
+        "n_noisy": int(noisy_mask.sum()),
+        "realised_noise_rate": noise_rate,
+        "train_true_per_class": per_class(true),
+        "train_label_per_class": per_class(noisy),
+        "holdout_per_class": per_class(holdout_labels),
+        "val_per_class": per_class(val_labels),
+        "test_per_class": per_class(test_labels),
+        **noise_facts,
+    }
+    return View(num_classes=view_classes, train_indices=train, train_labels=noisy, true_labels=true,
+                noisy_mask=noisy_mask, holdout_indices=holdout, holdout_labels=holdout_labels,
+                val_source=val_source, val_indices=val, val_labels=val_labels, test_indices=test,
+                test_labels=test_labels, transition=label_noise.transition_matrix(true, noisy, view_classes),
+                noise_rate=noise_rate, summary=summary)
+
+
+def _complete(spec: dict) -> dict:
+    """The spec with every view key present (defaults from robustrepro.runs), unknown keys rejected."""
+    for key in spec:
+        if key not in VIEW_KEYS:
+            raise UserError(f"{key}: not a view key; view keys: {', '.join(VIEW_KEYS)}")
+    return {key: spec.get(key, DEFAULT_RUN[key]) for key in VIEW_KEYS}
+
+
+def _labels(split: str, y: np.ndarray, num_classes: int) -> np.ndarray:
+    y = np.asarray(y)
+    if num_classes < 2 or y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
+        raise UserError(f"{split} labels: expected a 1-D integer array over at least 2 classes, "
+                        f"got shape {y.shape}, dtype {y.dtype}, {num_classes} classes; re-run the prepare rule")
+    if y.size and (y.min() < 0 or y.max() >= num_classes):
+        raise UserError(f"{split} labels: values outside 0 .. {num_classes - 1}; re-run the prepare rule")
+    return y.astype(np.int64, copy=False)
+
+
+def _subset(y: np.ndarray, size, key: str, num_classes: int, rng: np.random.Generator) -> np.ndarray:
+    if size is None:
+        return np.arange(y.size)
+    size = count(key, size, at_least=1)
+    if size > y.size:
+        raise UserError(f"{key}: {size} is more than the {y.size} examples there are; use at most {y.size} or null")
+    available = np.bincount(y, minlength=num_classes)
+    return np.flatnonzero(take_per_class(y, balanced_counts(available, size, rng), rng))
+
+
+def _holdout_counts(holdout: dict, labels: np.ndarray, num_classes: int, rng: np.random.Generator) -> np.ndarray:
+    for key in holdout:
+        if key not in ("size", "per_class"):
+            raise UserError(f"holdout.{key}: not a holdout key; holdout keys: size, per_class")
+    size, per_class = holdout.get("size", 0), holdout.get("per_class", False)
+    available = np.bincount(labels, minlength=num_classes)
+    if not isinstance(per_class, bool):
+        raise UserError(f"holdout.per_class: {per_class!r} is not true or false")
+    if isinstance(size, float) and 0 < size < 1 and not per_class:
+        return stratified_counts(available, size)
+    if not is_int(size) or size < 0:
+        raise UserError(f"holdout.size: {size!r} is neither a count (an integer >= 0) nor a fraction in (0, 1)"
+                        + (" (a fraction cannot be per class)" if per_class else ""))
+    if per_class:
+        if size > available.min():
+            raise UserError(f"holdout.size: {size} per class, but class {int(available.argmin())} has only "
+                            f"{int(available.min())} examples; use at most that")
+        return np.full(num_classes, size)
+    if size > labels.size:
+        raise UserError(f"holdout.size: {size} is more than the {labels.size} training examples; lower it")
+    return balanced_counts(available, size, rng)
+
+
+def _validation(choice, holdout: np.ndarray, holdout_labels: np.ndarray, test: np.ndarray, test_labels: np.ndarray,
+                num_classes: int, rng: np.random.Generator) -> tuple:
+    """(val_source, val_indices, val_labels, test_indices, test_labels)."""
+    empty = np.zeros(0, dtype=np.int64)
+    if choice == "none":
+        return "none", empty, empty, test, test_labels
+    if choice == "holdout":
+        if holdout.size == 0:
+            raise UserError("validation: 'holdout' needs a clean holdout; set holdout.size above 0")
+        return "train", holdout, holdout_labels, test, test_labels
+    if isinstance(choice, str) and (match := re.fullmatch(r"test:([0-9]+)", choice)):
+        n = int(match[1])
+        if not 0 < n < test.size:
+            raise UserError(f"validation: {choice!r} must leave some test examples; n must be in 1 .. {test.size - 1}")
+        available = np.bincount(test_labels, minlength=num_classes)
+        val = take_per_class(test_labels, balanced_counts(available, n, rng), rng)
+        return "test", test[val], test_labels[val], test[~val], test_labels[~val]
+    raise UserError(f"validation: unknown value {choice!r}; choose one of: none, holdout, test:<n> (e.g. test:2000)")
