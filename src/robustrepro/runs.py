@@ -37,6 +37,7 @@ DEFAULT_RUN: dict = {
     "augment": {"crop": 0, "flip": False},  # crop: padding in pixels for random crops
     "sampler": {"name": "shuffle"},
     "step": {"name": "weighted"},
+    "metrics": [],  # extra per-epoch metrics by name, e.g. [{"name": "grad_cosine"}] (robustrepro.training.metrics)
     "early_stopping": None,  # {"patience": n, "metric": "val_acc1"}: keep the best epoch's metrics
     "eval_every": 1,  # evaluate the test set every n epochs (and always at the last)
     "seed": 0,

@@ -1,0 +1,49 @@
+"""Which device a run uses, and what that device needs (threads, autocast, cudnn)."""
+
+from __future__ import annotations
+
+import contextlib
+import platform
+
+import torch
+
+from robustrepro.errors import UserError, unknown_choice
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    if name not in DEVICES:
+        raise unknown_choice("device", name, DEVICES)
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError("device 'cuda': torch sees no CUDA GPU here; use device 'cpu' or 'auto'")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(name)
+    if device.type == "cuda":
+        # Input shapes are fixed within a run, so autotuned convolutions pay off; TF32 matmuls
+        # are what fp32 layers outside autocast should use on an H100.
+        torch.backends.cudnn.benchmark = True
+        torch.set_float32_matmul_precision("high")
+    return device
+
+
+def set_threads(threads: int | None) -> None:
+    if threads is None:
+        return
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise UserError(f"threads: must be a positive integer; got {threads!r}")
+    torch.set_num_threads(threads)
+
+
+def autocast(device: torch.device):
+    """bf16 autocast on CUDA (no loss scaling needed); plain fp32 on the CPU."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"

@@ -1,0 +1,55 @@
+"""What a run leaves on disk besides its checkpoint: history.csv and metrics.json."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import platform
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import robustrepro
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def write_history(path: str | Path, rows: list[dict]) -> None:
+    """One row per epoch; a value that was not measured (NaN) is an empty cell."""
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        # repr of a float round-trips exactly, so resumed and uninterrupted runs compare equal
+        writer.writerow({k: "" if isinstance(v, float) and math.isnan(v) else v for k, v in row.items()})
+    _atomic_write(Path(path), out.getvalue())
+
+
+def json_ready(value):
+    """NaN becomes null (JSON has no NaN); containers are converted recursively."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    return value
+
+
+def write_metrics(path: str | Path, metrics: dict) -> None:
+    _atomic_write(Path(path), json.dumps(json_ready(metrics), indent=2) + "\n")
+
+
+def versions() -> dict[str, str]:
+    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
+            "robustrepro": robustrepro.__version__}

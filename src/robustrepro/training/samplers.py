@@ -1,0 +1,87 @@
+"""Samplers: which training examples form each batch of an epoch, and with which weights.
+
+A sampler is built from the run's `sampler` section by SAMPLERS.build(config, ctx) and yields
+`Batch(indices, weights)` on the device. Weights scale each example's loss in the step
+(a weighted mean over the batch, see steps.weighted_mean); None means all equal.
+Samplers that re-select data (online facility location) do it in end_epoch, where the
+context gives them the model and the device data.
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Real
+from typing import Iterator
+
+import torch
+
+from robustrepro.errors import UserError
+from robustrepro.training.context import Batch, Part, TrainContext
+from robustrepro.training.registry import Registry
+from robustrepro.training.seeding import derive_seed, make_generator
+
+SAMPLERS = Registry("sampler")
+
+
+class Sampler(Part):
+    def steps_per_epoch(self) -> int:
+        """Batches per epoch; per-iteration schedules plan with it."""
+        raise NotImplementedError
+
+    def batches(self, ctx: TrainContext) -> Iterator[Batch]:
+        raise NotImplementedError
+
+
+class SubsetSampler(Sampler):
+    """Batches over a fixed set of training positions, reshuffled every epoch or in order.
+
+    The last batch of an epoch may be smaller: every example is seen once per epoch.
+    """
+
+    def __init__(self, positions: torch.Tensor, batch_size: int, shuffle: bool):
+        self.positions = positions
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+
+    def steps_per_epoch(self) -> int:
+        return math.ceil(len(self.positions) / self.batch_size)
+
+    def batches(self, ctx: TrainContext) -> Iterator[Batch]:
+        order = self.positions
+        if self.shuffle:
+            generator = ctx.generator("sampler")
+            order = order[torch.randperm(len(order), generator=generator, device=generator.device)]
+        for start in range(0, len(order), self.batch_size):
+            yield Batch(order[start:start + self.batch_size], None)
+
+
+def batch_size(ctx: TrainContext) -> int:
+    size = ctx.run["batch_size"]
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise UserError(f"batch_size: must be a positive integer; got {size!r}")
+    return size
+
+
+@SAMPLERS.register("shuffle")
+def shuffle(ctx: TrainContext) -> Sampler:
+    """Every training example once per epoch, in a new random order each epoch."""
+    return SubsetSampler(torch.arange(len(ctx.data), device=ctx.device), batch_size(ctx), shuffle=True)
+
+
+@SAMPLERS.register("sequential")
+def sequential(ctx: TrainContext) -> Sampler:
+    """Every training example once per epoch, in view order."""
+    return SubsetSampler(torch.arange(len(ctx.data), device=ctx.device), batch_size(ctx), shuffle=False)
+
+
+@SAMPLERS.register("fixed_subset")
+def fixed_subset(ctx: TrainContext, *, fraction: float) -> Sampler:
+    """A random `fraction` of the training view, drawn once from the run seed, reshuffled every epoch."""
+    if isinstance(fraction, bool) or not isinstance(fraction, Real) or not 0 < fraction <= 1:
+        raise UserError(f"sampler.fraction: the share of training examples to keep, in (0, 1]; got {fraction!r}")
+    n = len(ctx.data)
+    size = max(1, round(fraction * n))
+    # Drawn on the CPU so the subset is the same on every device.
+    generator = make_generator(derive_seed(ctx.seed, "fixed_subset"))
+    subset = torch.randperm(n, generator=generator)[:size].sort().values
+    return SubsetSampler(subset.to(ctx.device), batch_size(ctx), shuffle=True)

@@ -1,0 +1,241 @@
+"""The training loop, composed from the parts: device data, sampler, step, schedule, metrics.
+
+`train_run` is one whole run: build the parts, resume from the checkpoint if there is one,
+train epoch by epoch (checkpoint and history.csv after each), then write metrics.json.
+Every random draw of an epoch comes from generators derived from (seed, epoch, purpose), so a
+run resumed at any epoch boundary ends with the same numbers as an uninterrupted one (on a CPU).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Iterable
+
+import torch
+from tqdm import tqdm
+
+from robustrepro.data.prepared import Prepared, load_prepared
+from robustrepro.errors import UserError
+from robustrepro.models import build_model
+from robustrepro.runs import canonical_json, resolve, run_id
+from robustrepro.training.checkpoint import load_checkpoint, save_checkpoint
+from robustrepro.training.context import Batch, TrainContext
+from robustrepro.training.device import device_name, pick_device, set_threads
+from robustrepro.training.device_data import DeviceData
+from robustrepro.training.early_stopping import build_early_stopping
+from robustrepro.training.metrics import build_metrics, evaluate
+from robustrepro.training.optim import build_optimizer
+from robustrepro.training.outputs import versions, write_history, write_metrics
+from robustrepro.training.samplers import SAMPLERS
+from robustrepro.training.schedules import Plan, build_schedule, set_hyperparameters
+from robustrepro.training.seeding import derive_seed
+from robustrepro.training.steps import STEPS
+from robustrepro.views import View, load_view
+
+log = logging.getLogger(__name__)
+
+EVAL_BATCH_SIZE = 1024
+TEST_COLUMNS = ("test_acc1", "test_acc5", "test_loss")
+VAL_COLUMNS = ("val_acc1", "val_loss")
+
+
+def _integer(key: str, value, at_least: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < at_least:
+        raise UserError(f"{key}: must be an integer >= {at_least}; got {value!r}")
+    return value
+
+
+class Trainer:
+    """One run's parts and progress. fit_epoch = start_epoch + train_steps + end_epoch."""
+
+    def __init__(self, run: dict, prepared: Prepared, view: View, device: torch.device, compile: bool = False):
+        self.run = run
+        self.epochs = _integer("epochs", run["epochs"], 1)
+        self.eval_every = _integer("eval_every", run["eval_every"], 1)
+        seed = _integer("seed", run["seed"], 0)
+        data = DeviceData(prepared, view, device, run["augment"])
+
+        torch.manual_seed(derive_seed(seed, "init"))  # model initialisation draws from torch's global RNG
+        model = _build_model(run["model"], prepared, view).to(device)
+        if device.type == "cuda":
+            model = model.to(memory_format=torch.channels_last)
+        self.ctx = ctx = TrainContext(run, seed, device, data, view, model, torch.compile(model) if compile else model)
+
+        self.sampler = SAMPLERS.build(run["sampler"], ctx)
+        ctx.steps_per_epoch = self.sampler.steps_per_epoch()
+        ctx.optimizer = build_optimizer(run["optimizer"], model.parameters())
+        has_momentum = "momentum" in ctx.optimizer.defaults or "betas" in ctx.optimizer.defaults
+        self.schedule = build_schedule(run["schedule"], Plan(ctx.optimizer.defaults["lr"], ctx.steps_per_epoch,
+                                                             self.epochs, has_momentum))
+        self.step = STEPS.build(run["step"], ctx)
+        self.metrics = build_metrics(run.get("metrics", []), ctx)
+        self.stopper = build_early_stopping(run["early_stopping"])
+        # Early stopping reports its best epoch, which may be any epoch: test them all.
+        self.test_every_epoch = self.stopper is not None or self.eval_every == 1
+        every_epoch = [c for m in self.metrics for c in m.columns] + list(VAL_COLUMNS if data.has("val") else [])
+        every_epoch += list(TEST_COLUMNS if self.test_every_epoch else [])
+        for tracker in (self.stopper, self.schedule.tracker):
+            if tracker is not None:
+                tracker.require(every_epoch)
+
+        self.history: list[dict] = []
+        self.epoch = 0  # epochs completed
+        self.stopped_early = False
+        self.earlier_s = 0.0  # wall time of the sessions before a resume
+        self.session_start = time.perf_counter()
+
+    @property
+    def parts(self) -> list:
+        return [self.sampler, self.step, *self.metrics]
+
+    @property
+    def finished(self) -> bool:
+        return self.stopped_early or self.epoch >= self.epochs
+
+    @property
+    def elapsed_s(self) -> float:
+        return self.earlier_s + time.perf_counter() - self.session_start
+
+    def start_epoch(self) -> None:
+        ctx = self.ctx
+        ctx.epoch = self.epoch + 1
+        # Dropout and anything else that draws from torch's global RNG restart from the epoch's seed.
+        torch.manual_seed(derive_seed(ctx.seed, ctx.epoch, "torch"))
+        self.augment = ctx.generator("augment")
+        ctx.model.train()
+        for part in self.parts:
+            part.start_epoch(ctx)
+
+    def train_steps(self, batches: Iterable[Batch], bar: tqdm | None = None) -> None:
+        """The hot loop: no host sync here except a progress-bar refresh about once a second."""
+        ctx, schedule, data = self.ctx, self.schedule, self.ctx.data
+        shown = time.monotonic()
+        for batch in batches:
+            set_hyperparameters(ctx.optimizer, schedule.lr(ctx.global_step), schedule.momentum(ctx.global_step))
+            x = data.inputs("train", batch.indices, self.augment)
+            result = self.step(ctx, batch, x, data.labels("train", batch.indices))
+            for metric in self.metrics:
+                metric.update(ctx, batch, result)
+            ctx.global_step += 1
+            if bar is not None and not bar.disable:
+                bar.update()
+                if time.monotonic() - shown > 1.0:
+                    bar.set_postfix(self.metrics[0].running())
+                    shown = time.monotonic()
+
+    def end_epoch(self, lr: float) -> dict:
+        ctx = self.ctx
+        for part in self.parts:
+            part.end_epoch(ctx)
+        row = {"epoch": ctx.epoch, "lr": lr}
+        for metric in self.metrics:
+            row.update(metric.result(ctx))
+        if ctx.data.has("val"):
+            val = evaluate(ctx, "val", EVAL_BATCH_SIZE)
+            row.update(val_acc1=val["acc1"], val_loss=val["loss"])
+        if self.test_every_epoch or ctx.epoch % self.eval_every == 0 or ctx.epoch == self.epochs:
+            test = evaluate(ctx, "test", EVAL_BATCH_SIZE)
+            row.update(test_acc1=test["acc1"], test_acc5=test["acc5"], test_loss=test["loss"])
+        else:
+            row.update(dict.fromkeys(TEST_COLUMNS, math.nan))
+        row["time_s"] = self.elapsed_s
+
+        self.schedule.end_epoch(ctx.epoch, row)
+        if self.stopper is not None:
+            self.stopper.update(ctx.epoch, row)
+            self.stopped_early = self.stopper.should_stop() and ctx.epoch < self.epochs
+        self.history.append(row)
+        self.epoch = ctx.epoch
+        return row
+
+    def fit_epoch(self, progress: bool = False) -> dict:
+        self.start_epoch()
+        lr = self.schedule.lr(self.ctx.global_step)
+        with tqdm(total=self.ctx.steps_per_epoch, desc=f"epoch {self.ctx.epoch}/{self.epochs}", unit="batch",
+                  file=sys.stderr, disable=not progress, leave=False) as bar:
+            self.train_steps(self.sampler.batches(self.ctx), bar)
+        return self.end_epoch(lr)
+
+    def state_dict(self) -> dict:
+        return {
+            "run_json": canonical_json(self.run), "epoch": self.epoch, "global_step": self.ctx.global_step,
+            "stopped_early": self.stopped_early, "elapsed_s": self.elapsed_s, "history": self.history,
+            "model": self.ctx.model.state_dict(), "optimizer": self.ctx.optimizer.state_dict(),
+            "schedule": self.schedule.state_dict(), "sampler": self.sampler.state_dict(),
+            "step": self.step.state_dict(), "metrics": [m.state_dict() for m in self.metrics],
+            "early_stopping": None if self.stopper is None else self.stopper.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.ctx.model.load_state_dict(state["model"])
+        self.ctx.optimizer.load_state_dict(state["optimizer"])
+        self.schedule.load_state_dict(state["schedule"])
+        self.sampler.load_state_dict(state["sampler"])
+        self.step.load_state_dict(state["step"])
+        for metric, metric_state in zip(self.metrics, state["metrics"]):
+            metric.load_state_dict(metric_state)
+        if self.stopper is not None:
+            self.stopper.load_state_dict(state["early_stopping"])
+        self.epoch = self.ctx.epoch = state["epoch"]
+        self.ctx.global_step = state["global_step"]
+        self.stopped_early = state["stopped_early"]
+        self.history = list(state["history"])
+        self.earlier_s = state["elapsed_s"]
+        self.session_start = time.perf_counter()
+
+    def summary(self) -> dict:
+        """metrics.json: the reported epoch's numbers (the best one under early stopping) and provenance."""
+        best = self.stopper.best_epoch if self.stopper is not None else None
+        reported = self.history[best - 1] if best else self.history[-1]
+        return {
+            **{k: v for k, v in reported.items() if k != "time_s"},
+            "epochs_done": self.epoch, "best_epoch": best, "stopped_early": self.stopped_early,
+            "wall_time_s": self.history[-1]["time_s"], "run_id": run_id(self.run), "seed": self.ctx.seed,
+            "provenance": {"run": self.run, **versions(), "device": device_name(self.ctx.device)},
+        }
+
+
+def _build_model(config: dict, prepared: Prepared, view: View) -> torch.nn.Module:
+    options = dict(config)
+    channels, height, _ = prepared.shape
+    return build_model(options.pop("name"), channels, view.num_classes, height, **options)
+
+
+def _describe(row: dict) -> str:
+    shown = ["lr", "train_loss", "train_acc", "noisy_acc", "val_acc1", "test_acc1"]
+    parts = [f"{k} {row[k]:.4g}" for k in shown if k in row and not math.isnan(row[k])]
+    return f"epoch {row['epoch']}: " + " ".join(parts) + f" ({row['time_s']:.1f} s)"
+
+
+def train_run(run: dict, prepared_path, view_path, out_dir, checkpoint_path, device: str = "auto",
+              threads: int | None = None, progress: bool = True, compile: bool = False) -> dict:
+    """Train one run (resuming from `checkpoint_path` when it exists); returns metrics.json's content."""
+    try:
+        run = resolve(run)
+    except KeyError as exc:
+        raise UserError(exc.args[0]) from None
+    torch_device = pick_device(device)
+    set_threads(threads)
+    state = load_checkpoint(checkpoint_path, run)  # a mismatched checkpoint fails before any loading
+    trainer = Trainer(run, load_prepared(prepared_path), load_view(view_path), torch_device, compile=compile)
+    out_dir = Path(out_dir)
+    if state is not None:
+        trainer.load_state_dict(state)
+        log.info("run %s: resuming from %s after epoch %d", run_id(run), checkpoint_path, trainer.epoch)
+    else:
+        log.info("run %s: training %d epochs on %s", run_id(run), trainer.epochs, device_name(torch_device))
+    while not trainer.finished:
+        row = trainer.fit_epoch(progress)
+        save_checkpoint(checkpoint_path, trainer.state_dict())
+        write_history(out_dir / "history.csv", trainer.history)
+        log.info("%s", _describe(row))
+    if trainer.stopped_early:
+        log.info("early stopping after epoch %d; reporting epoch %d", trainer.epoch, trainer.stopper.best_epoch)
+    metrics = trainer.summary()
+    write_history(out_dir / "history.csv", trainer.history)
+    write_metrics(out_dir / "metrics.json", metrics)
+    return metrics
