@@ -20,7 +20,7 @@ BASE = {
 }
 
 OVERRIDES = {
-    "smoke": {"epochs": 2, "holdout": {"size": 200}},
+    "smoke": {"epochs": 5, "holdout": {"size": 200}},
     "quick": {"epochs": 3, "train_subset": 20000, "holdout": {"size": 2000}},
 }
 
