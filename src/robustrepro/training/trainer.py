@@ -155,8 +155,12 @@ class Trainer:
     def fit_epoch(self, progress: bool = False) -> dict:
         self.start_epoch()
         lr = self.schedule.lr(self.ctx.global_step)
+        # In a job's log file (not a terminal) a bar redrawn many times a second buries the
+        # epoch lines: there it writes a line every 30 s, enough to see a long epoch move.
+        interactive = sys.stderr.isatty()
         with tqdm(total=self.ctx.steps_per_epoch, desc=f"epoch {self.ctx.epoch}/{self.epochs}", unit="batch",
-                  file=sys.stderr, disable=not progress, leave=False) as bar:
+                  file=sys.stderr, disable=not progress, leave=False, mininterval=0.1 if interactive else 30,
+                  ascii=not interactive) as bar:
             self.train_steps(self.sampler.batches(self.ctx), bar)
         return self.end_epoch(lr)
 
