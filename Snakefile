@@ -1,6 +1,6 @@
 # robustrepro: every table and figure of the reproduced papers is a file target.
 #   snakemake --cores all all                                  every target at config's scale
-#   snakemake --cores all results/smoke/runs/<run id>/metrics.json   one run
+#   snakemake --cores all results/smoke/massive-noise/figure1.pdf    one target
 #   snakemake --workflow-profile workflow/profiles/slurm all   on a SLURM cluster
 from snakemake.utils import min_version
 
@@ -14,6 +14,9 @@ include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/noise.smk"
 include: "rules/train.smk"
+include: "rules/tables.smk"
+include: "rules/figures.smk"
+include: "rules/report.smk"
 
 
 rule all:

@@ -2,11 +2,11 @@
 import json
 import sys
 
-from robustrepro import baseline
 from robustrepro import config as rr_config
 from robustrepro.data.registry import DATASETS
 from robustrepro.errors import UserError
 from robustrepro.jobenv import expose_package
+from robustrepro.papers import all_papers
 from robustrepro.runs import view_id, view_spec
 from robustrepro.scales import SCALES
 
@@ -20,9 +20,14 @@ expose_package(f"{workflow.basedir}/src")
 PREPARED = config["data"].get("prepared", "resources/prepared")
 SEEDS = rr_config.seeds(config)
 
-# Every run of every scale, by id: run ids hash the resolved config, so a run that
-# several targets need is trained once. Building this imports no torch.
-RUNS = {scale: baseline.runs(scale, SEEDS) for scale in SCALES}
+PAPERS = {paper.slug: paper for paper in all_papers()}
+
+# Every run of every paper at every scale, by id: run ids hash the resolved config, so a
+# run that several targets (or papers) need is trained once. Building this imports no torch.
+RUNS = {
+    scale: {row["run_id"]: row["run"] for paper in PAPERS.values() for row in paper.runs(scale, SEEDS)}
+    for scale in SCALES
+}
 VIEWS = {view_id(run): view_spec(run) for runs in RUNS.values() for run in runs.values()}
 
 
@@ -31,6 +36,8 @@ wildcard_constraints:
     dataset="|".join(DATASETS),
     run_id=r"[a-z0-9.\-]+",
     view_id=r"[a-z0-9.\-]+",
+    paper="|".join(PAPERS),
+    group=r"[a-z0-9\-]+",
 
 
 def lookup_run(wildcards):
@@ -51,9 +58,37 @@ def metrics_path(scale, rid):
     return f"results/{scale}/runs/{rid}/metrics.json"
 
 
+def paper_outputs(scale, paper):
+    """Every file a paper's targets and comparison write at a scale."""
+    out = [f"results/{scale}/{paper.slug}/{t.name}{ext}" for t in paper.targets for ext in t.outputs()]
+    return out + [f"results/{scale}/{paper.slug}/{name}" for name in ("comparison.tex", "comparison.csv", "claims.csv")]
+
+
 def default_targets(wildcards):
     scale = config["scale"]
-    return [metrics_path(scale, rid) for rid in RUNS[scale]]
+    files = [f for paper in PAPERS.values() for f in paper_outputs(scale, paper)]
+    return files + [f"results/{scale}/index.md"]
+
+
+def group_run_files(wildcards):
+    """metrics.json and history.csv of every run of one group of one paper."""
+    paper = PAPERS[wildcards.paper]
+    rows = [r for r in paper.runs(wildcards.scale, SEEDS) if r["group"] == wildcards.group]
+    return [f"results/{wildcards.scale}/runs/{r['run_id']}/{name}" for r in rows for name in ("metrics.json", "history.csv")]
+
+
+def target_groups(wildcards):
+    target = PAPERS[wildcards.paper].target(wildcards.target)
+    return [f"results/{wildcards.scale}/{wildcards.paper}/groups/{g}.csv" for g in target.groups]
+
+
+def paper_groups(wildcards):
+    paper = PAPERS[wildcards.paper]
+    return [f"results/{wildcards.scale}/{paper.slug}/groups/{g.name}.csv" for g in paper.groups]
+
+
+def caption_of(wildcards):
+    return PAPERS[wildcards.paper].target(wildcards.target).caption
 
 
 # Software of every job when run with --use-conda (relative to rules/).

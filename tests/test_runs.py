@@ -2,7 +2,6 @@
 
 import pytest
 
-from robustrepro import baseline
 from robustrepro.runs import DEFAULT_RUN, resolve, run_id, view_id, view_spec
 from robustrepro.scales import at_scale
 
@@ -55,11 +54,3 @@ def test_group_overrides_apply_per_scale():
     assert at_scale({"epochs": 200}, "quick", over)["epochs"] == 5
     assert at_scale({"epochs": 200}, "smoke", over)["epochs"] == 2
 
-
-def test_baseline_has_a_run_per_dataset_and_seed():
-    for scale in ("smoke", "quick", "paper"):
-        runs = baseline.runs(scale, [0, 1])
-        assert len(runs) == 4
-        assert {r["dataset"] for r in runs.values()} == (
-            {"synthetic-mnist", "synthetic-fashion-mnist"} if scale == "smoke" else {"mnist", "fashion-mnist"}
-        )

@@ -1,6 +1,8 @@
-"""End to end: the real snakemake builds several smoke-scale runs in a temporary directory."""
+"""End to end: the real snakemake builds paper targets from smoke-scale runs in a temporary directory."""
 
 import json
+import subprocess
+import sys
 import time
 
 import pandas as pd
@@ -11,43 +13,51 @@ from conftest import ROOT, smoke_config, snakemake
 pytestmark = pytest.mark.slow
 
 
-def test_smoke_dag_trains_every_default_run(tmp_path):
-    cfg = smoke_config(tmp_path)
-    proc = snakemake(tmp_path, cfg, "all")
+def test_smoke_builds_massive_noise_targets_comparison_and_report(tmp_path):
+    cfg = smoke_config(tmp_path)  # seeds 0 and 1
+    out = tmp_path / "results" / "smoke" / "massive-noise"
+    # Targets are named relative to the working directory, as a user types them.
+    proc = snakemake(tmp_path, cfg, "results/smoke/massive-noise/figure1.pdf",
+                     "results/smoke/massive-noise/comparison.tex")
     assert proc.returncode == 0, proc.stderr[-4000:]
 
-    metrics = sorted((tmp_path / "results" / "smoke" / "runs").glob("*/metrics.json"))
-    assert len(metrics) == 4  # two datasets x two seeds
-    for path in metrics:
-        m = json.loads(path.read_text())
-        assert m["provenance"]["run"]["dataset"].startswith("synthetic-")
-        assert 0.0 <= m["test_acc1"] <= 1.0
-        history = pd.read_csv(path.parent / "history.csv")
-        assert len(history) == m["provenance"]["run"]["epochs"]
-        assert (tmp_path / "results" / "smoke" / "logs" / "train" / f"{path.parent.name}.log").is_file()
-    # The two seeds of one dataset are different runs with different numbers.
-    accs = {json.loads(p.read_text())["seed"]: json.loads(p.read_text())["train_loss"]
-            for p in metrics if "synthetic-mnist" in p.parent.name}
-    assert accs[0] != accs[1]
+    groups = pd.read_csv(out / "groups" / "alpha-grid.csv")
+    assert len(groups) == 5 * 2 * 2 * 2  # models x alphas x learning rates x seeds at smoke scale
+    for run_id in groups["run_id"]:
+        m = json.loads((tmp_path / "results" / "smoke" / "runs" / run_id / "metrics.json").read_text())
+        assert m["provenance"]["run"]["dataset"] == "synthetic-mnist" and 0 <= m["test_acc1"] <= 1
+        assert (tmp_path / "results" / "smoke" / "logs" / "train" / f"{run_id}.log").is_file()
+    for ext in (".pdf", ".png", ".csv"):
+        assert (out / f"figure1{ext}").stat().st_size > 0
+    comparison = pd.read_csv(out / "comparison.csv")
+    row = comparison.iloc[0]
+    assert row["reported"] == 91.0 and row["n"] == 2 and row["scale"] == "smoke"
+    assert 0 <= row["reproduced"] <= 100 and row["difference"] == pytest.approx(row["reproduced"] - 91.0)
+    claims = pd.read_csv(out / "claims.csv")
+    assert len(claims) == 4 and set(claims["holds"]) <= {"holds", "fails"}
 
+    everything = snakemake(tmp_path, cfg, "all")
+    assert everything.returncode == 0, everything.stderr[-4000:]
+    assert (out / "figure2.png").is_file() and (tmp_path / "results" / "smoke" / "index.md").is_file()
     again = snakemake(tmp_path, cfg, "all")
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
 
+    report = snakemake(tmp_path, cfg, "--report", str(tmp_path / "report.html"))
+    assert report.returncode == 0, report.stderr[-4000:]
+    assert (tmp_path / "report.html").stat().st_size > 0
+
 
 def test_lint_is_clean():
-    import subprocess
-    import sys
-
     proc = subprocess.run([sys.executable, "-m", "snakemake", "--lint"], cwd=ROOT, capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "Congratulations" in proc.stdout + proc.stderr
 
 
-def test_paper_scale_dry_run_takes_seconds(tmp_path):
+def test_paper_scale_dry_run_of_every_target_takes_seconds(tmp_path):
     cfg = smoke_config(tmp_path, scale="paper", seeds=[0, 1, 2])
     start = time.monotonic()
     proc = snakemake(tmp_path, cfg, "-n", "all")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert time.monotonic() - start < 60
-    assert "train" in proc.stdout
+    assert "massive-noise" in proc.stdout

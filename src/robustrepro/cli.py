@@ -73,6 +73,44 @@ def _train(args) -> None:
     logging.info("final: %s", json.dumps({k: v for k, v in metrics.items() if isinstance(v, (int, float))}))
 
 
+def _collect(args) -> None:
+    from robustrepro.papers import load
+    from robustrepro.report.results import collect
+
+    table = collect(load(args.paper), args.group, args.scale, args.seeds, args.runs_root)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(args.out, index=False)
+    logging.info("%s/%s: %d runs collected", args.paper, args.group, len(table))
+
+
+def _target(args) -> None:
+    from robustrepro.papers import load
+    from robustrepro.report.targets import build_target
+
+    prefix = build_target(load(args.paper), args.target, args.scale, Path(args.results_dir), Path(args.runs_root))
+    logging.info("built %s", prefix)
+
+
+def _compare(args) -> None:
+    import pandas as pd
+
+    from robustrepro.papers import load
+    from robustrepro.report.comparison import write_comparison
+
+    paper = load(args.paper)
+    out = Path(args.results_dir)
+    results = {g.name: pd.read_csv(out / "groups" / f"{g.name}.csv") for g in paper.groups}
+    write_comparison(paper, results, args.scale, out)
+    logging.info("wrote %s", out / "comparison.tex")
+
+
+def _index(args) -> None:
+    from robustrepro.papers import all_papers
+    from robustrepro.report.index import write_index
+
+    write_index(all_papers(), args.scale, Path(args.out))
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="robustrepro", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -109,7 +147,35 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--compile", action="store_true")
     t.set_defaults(func=_train)
 
-    for s in (f, r, v, t):
+    c = sub.add_parser("collect", help="one CSV of a run group's coordinates, seeds and final metrics")
+    c.add_argument("--paper", required=True)
+    c.add_argument("--group", required=True)
+    c.add_argument("--scale", required=True)
+    c.add_argument("--seeds", required=True, type=lambda s: [int(x) for x in s.split(",")])
+    c.add_argument("--runs-root", required=True)
+    c.add_argument("--out", required=True)
+    c.set_defaults(func=_collect)
+
+    g = sub.add_parser("target", help="build one table or figure of a paper from its groups' CSVs")
+    g.add_argument("--paper", required=True)
+    g.add_argument("--target", required=True)
+    g.add_argument("--scale", required=True)
+    g.add_argument("--results-dir", required=True, help="results/{scale}/{paper}")
+    g.add_argument("--runs-root", required=True, help="results/{scale}/runs")
+    g.set_defaults(func=_target)
+
+    k = sub.add_parser("compare", help="reported vs reproduced numbers and the paper's claims")
+    k.add_argument("--paper", required=True)
+    k.add_argument("--scale", required=True)
+    k.add_argument("--results-dir", required=True)
+    k.set_defaults(func=_compare)
+
+    i = sub.add_parser("index", help="a Markdown page listing every target of every paper at a scale")
+    i.add_argument("--scale", required=True)
+    i.add_argument("--out", required=True)
+    i.set_defaults(func=_index)
+
+    for s in (f, r, v, t, c, g, k, i):
         s.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p
 

@@ -40,6 +40,8 @@ def _allowed(error: jsonschema.ValidationError) -> str:
     if v in ("minimum", "maximum"):
         lo, hi = s.get("minimum"), s.get("maximum")
         return f"a number in [{lo if lo is not None else '-inf'}, {hi if hi is not None else 'inf'}]"
+    if v == "type" and s["type"] == "boolean":
+        return "true or false (with snakemake --config, write True or False)"
     if v == "type":
         return "type " + " or ".join([s["type"]] if isinstance(s["type"], str) else s["type"])
     return error.message

@@ -1,0 +1,29 @@
+# Figures: PDF and PNG from one matplotlib style, plus the plotted numbers as CSV.
+
+
+rule figure:
+    input:
+        target_groups,
+    output:
+        pdf="results/{scale}/{paper}/{target}.pdf",
+        png=report(
+            "results/{scale}/{paper}/{target}.png",
+            caption="../workflow/report/target.rst",
+            category="{paper}",
+            subcategory="{scale} scale",
+            labels={"target": "{target}", "kind": "figure"},
+        ),
+        csv="results/{scale}/{paper}/{target}.csv",
+    log:
+        "results/{scale}/logs/targets/{paper}-{target}.log",
+    localrule: True
+    conda:
+        ENV
+    wildcard_constraints:
+        target=r"figure[0-9_]+",
+    params:
+        caption=caption_of,
+    shell:
+        "python -m robustrepro target --paper {wildcards.paper} --target {wildcards.target} "
+        "--scale {wildcards.scale} --results-dir results/{wildcards.scale}/{wildcards.paper} "
+        "--runs-root results/{wildcards.scale}/runs > {log} 2>&1"

@@ -1,0 +1,46 @@
+# Run outputs → one CSV per run group → LaTeX tables (booktabs) with the same numbers as CSV.
+
+
+rule collect:
+    input:
+        group_run_files,
+    output:
+        "results/{scale}/{paper}/groups/{group}.csv",
+    log:
+        "results/{scale}/logs/collect/{paper}-{group}.log",
+    localrule: True
+    conda:
+        ENV
+    params:
+        seeds=",".join(map(str, SEEDS)),
+    shell:
+        "python -m robustrepro collect --paper {wildcards.paper} --group {wildcards.group} "
+        "--scale {wildcards.scale} --seeds {params.seeds} --runs-root results/{wildcards.scale}/runs "
+        "--out {output} > {log} 2>&1"
+
+
+rule table:
+    input:
+        target_groups,
+    output:
+        tex="results/{scale}/{paper}/{target}.tex",
+        csv=report(
+            "results/{scale}/{paper}/{target}.csv",
+            caption="../workflow/report/target.rst",
+            category="{paper}",
+            subcategory="{scale} scale",
+            labels={"target": "{target}", "kind": "table"},
+        ),
+    log:
+        "results/{scale}/logs/targets/{paper}-{target}.log",
+    localrule: True
+    conda:
+        ENV
+    wildcard_constraints:
+        target=r"table[0-9_]+",
+    params:
+        caption=caption_of,
+    shell:
+        "python -m robustrepro target --paper {wildcards.paper} --target {wildcards.target} "
+        "--scale {wildcards.scale} --results-dir results/{wildcards.scale}/{wildcards.paper} "
+        "--runs-root results/{wildcards.scale}/runs > {log} 2>&1"

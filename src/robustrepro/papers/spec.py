@@ -1,0 +1,139 @@
+"""What a paper spec is made of: run groups, targets, reported numbers and claims.
+
+A paper module (robustrepro/papers/<paper>.py) declares one `Paper`. The workflow expands its
+run groups into runs at the configured scale, trains each run once (run ids dedupe across
+groups and papers), collects their metrics into `results/{scale}/{paper}/runs.csv`, and builds
+each target with its builder function. A paper module imports no torch (Snakemake imports
+every spec when it parses the workflow, once per cluster job too); matplotlib is loaded only
+when a figure is drawn.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Callable
+
+from robustrepro.runs import resolve, run_id
+from robustrepro.scales import SCALES, at_scale
+
+
+def set_dotted(run: dict, key: str, value) -> dict:
+    """A copy of `run` with `key` ("optimizer.lr") set to value, creating dicts on the way."""
+    head, _, rest = key.partition(".")
+    out = dict(run)
+    out[head] = set_dotted(dict(run.get(head) or {}), rest, value) if rest else value
+    return out
+
+
+def get_dotted(run: dict, key: str):
+    for part in key.split("."):
+        run = run[part]
+    return run
+
+
+@dataclass(frozen=True)
+class RunGroup:
+    """A grid of runs: `base` at the paper's settings, varied over `grid` (dotted key -> values).
+
+    `overrides[scale]` is merged into every run at that scale (see robustrepro.scales), and
+    `grids[scale]` replaces some grid axes at that scale (e.g. fewer alphas for `quick`).
+    Every run is repeated for each seed.
+    """
+
+    name: str
+    base: dict
+    grid: dict[str, list] = field(default_factory=dict)
+    overrides: dict[str, dict] = field(default_factory=dict)
+    grids: dict[str, dict[str, list]] = field(default_factory=dict)
+
+    def axes(self, scale: str) -> dict[str, list]:
+        return {**self.grid, **self.grids.get(scale, {})}
+
+    def points(self, scale: str, seeds: list[int]) -> list[tuple[dict, dict]]:
+        """(coordinates, resolved run) for every grid point and seed at this scale."""
+        axes = self.axes(scale)
+        out = []
+        for values in itertools.product(*axes.values()):
+            coords = dict(zip(axes, values))
+            run = self.base
+            for key, value in coords.items():
+                run = set_dotted(run, key, value)
+            for seed in seeds:
+                out.append(({**coords, "seed": seed}, at_scale({**run, "seed": seed}, scale, self.overrides)))
+        return out
+
+
+@dataclass(frozen=True)
+class Target:
+    """One table or figure: build(results, ctx) returns what to write (see robustrepro.report.targets)."""
+
+    name: str
+    kind: str  # "table" or "figure"
+    groups: tuple[str, ...]
+    build: Callable
+    caption: str
+
+    def outputs(self) -> tuple[str, ...]:
+        return (".tex", ".csv") if self.kind == "table" else (".pdf", ".png", ".csv")
+
+
+@dataclass(frozen=True)
+class Reported:
+    """A number the paper printed, at grid coordinates of one group, for one metric (in %)."""
+
+    target: str
+    group: str
+    where: dict  # grid coordinates, e.g. {"model.name": "conv4", "noise.alpha": 100}
+    metric: str  # a column of runs.csv, e.g. "test_acc1"
+    value: float
+    note: str = ""
+    select: str = "mean"  # "mean" over seeds at `where`, or "best:<axis>" (best over that axis first)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A qualitative finding, checked on the reproduced numbers: check(results) -> (holds, evidence)."""
+
+    name: str
+    statement: str
+    check: Callable
+
+
+@dataclass(frozen=True)
+class Paper:
+    slug: str
+    seed_file: str
+    title: str
+    groups: tuple[RunGroup, ...]
+    targets: tuple[Target, ...]
+    reported: tuple[Reported, ...] = ()
+    claims: tuple[Claim, ...] = ()
+
+    def group(self, name: str) -> RunGroup:
+        return next(g for g in self.groups if g.name == name)
+
+    def target(self, name: str) -> Target:
+        return next(t for t in self.targets if t.name == name)
+
+    def runs(self, scale: str, seeds: list[int]) -> list[dict]:
+        """One row per (group, grid point, seed): group, coordinates, run id and the resolved run."""
+        rows = []
+        for group in self.groups:
+            for coords, run in group.points(scale, seeds):
+                rows.append({"group": group.name, "coords": coords, "run_id": run_id(run), "run": run})
+        return rows
+
+    def validate(self) -> None:
+        names = [t.name for t in self.targets]
+        assert len(set(names)) == len(names), f"{self.slug}: duplicate target names"
+        known = {g.name for g in self.groups}
+        for t in self.targets:
+            assert set(t.groups) <= known, f"{self.slug}.{t.name}: unknown group in {t.groups}"
+        for r in self.reported:
+            assert r.group in known and r.target in names, f"{self.slug}: reported value for unknown {r}"
+        for scale in SCALES:
+            for g in self.groups:
+                for _, run in g.points(scale, [0]):
+                    resolve(run)
+

@@ -1,0 +1,1 @@
+"""From run outputs to what a reader sees: results tables, LaTeX tables, figures, comparisons."""

@@ -1,0 +1,30 @@
+"""results/{scale}/index.md: every target of every paper, with its caption, files and claims."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from robustrepro.papers.spec import Paper
+
+
+def write_index(papers: list[Paper], scale: str, out: Path) -> None:
+    lines = [f"# Results at the {scale} scale", "",
+             "Every table and figure of the reproduced papers; paths are relative to this file.", ""]
+    for paper in papers:
+        lines += [f"## {paper.slug}: {paper.title}", "", f"Seed text: `{paper.seed_file}`.", "",
+                  "| target | kind | what it shows | files |", "| --- | --- | --- | --- |"]
+        for t in paper.targets:
+            files = " ".join(f"[{ext.lstrip('.')}]({paper.slug}/{t.name}{ext})" for ext in t.outputs())
+            lines.append(f"| {t.name} | {t.kind} | {t.caption} | {files} |")
+        lines.append(f"| comparison | table | reported vs reproduced numbers | "
+                     f"[tex]({paper.slug}/comparison.tex) [csv]({paper.slug}/comparison.csv) |")
+        claims = out.parent / paper.slug / "claims.csv"
+        if claims.is_file():
+            lines += ["", "Claims:", ""]
+            for _, row in pd.read_csv(claims).iterrows():
+                lines.append(f"- **{row['holds']}**: {row['statement']} ({row['evidence']})")
+        lines.append("")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines))

@@ -1,0 +1,36 @@
+"""LaTeX tables (booktabs) and the same numbers as CSV."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+
+def latex_escape(text: str) -> str:
+    for char, repl in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("$", r"\$"), ("#", r"\#"),
+                       ("_", r"\_"), ("{", r"\{"), ("}", r"\}"), ("~", r"\textasciitilde{}"), ("^", r"\^{}")):
+        text = text.replace(char, repl)
+    return text
+
+
+def write_table(table: pd.DataFrame, prefix: str | Path, caption: str, digits: int = 2) -> None:
+    """prefix.csv holds the full-precision numbers; prefix.tex the rounded table, ready to \\input."""
+    prefix = Path(prefix)
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(prefix.with_suffix(".csv"), index=False)
+    shown = table.copy()
+    shown.columns = [latex_escape(str(c)) for c in shown.columns]
+    styler = shown.style.hide(axis="index").format(precision=digits, na_rep="--", escape="latex")
+    latex = styler.to_latex(hrules=True, caption=latex_escape(caption), position="htbp",
+                            position_float="centering", column_format="l" * len(shown.columns))
+    prefix.with_suffix(".tex").write_text(latex)
+
+
+def plus_minus(mean: float, std: float, n: int, digits: int = 2) -> str:
+    """'91.23 ± 0.45' (or just the mean for a single seed), for tables that show spread."""
+    if pd.isna(mean):
+        return "--"
+    if n < 2 or pd.isna(std):
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {std:.{digits}f}"

@@ -1,0 +1,67 @@
+"""The paper-spec framework: grids, scales, dedup of shared runs, target listing, cheap imports."""
+
+import subprocess
+import sys
+
+import pytest
+
+from robustrepro.papers import MODULES, all_papers, load
+from robustrepro.papers.spec import Paper, RunGroup, Target, get_dotted, set_dotted
+from robustrepro.errors import UserError
+
+
+def test_set_and_get_dotted_do_not_mutate():
+    run = {"optimizer": {"name": "sgd", "lr": 0.1}}
+    new = set_dotted(run, "optimizer.lr", 0.5)
+    assert get_dotted(new, "optimizer.lr") == 0.5 and run["optimizer"]["lr"] == 0.1
+    assert set_dotted({}, "noise.alpha", 3) == {"noise": {"alpha": 3}}
+
+
+def _group(name, **grid):
+    return RunGroup(name, {"dataset": "mnist", "epochs": 10}, grid={"optimizer.lr": [0.1, 0.5], **grid},
+                    overrides={"quick": {"epochs": 2}}, grids={"smoke": {"optimizer.lr": [0.1]}})
+
+
+def test_grid_expands_per_scale_and_seed():
+    group = _group("g", **{"noise.alpha": [0, 10]})
+    paper_points = group.points("paper", [0, 1, 2])
+    assert len(paper_points) == 2 * 2 * 3
+    coords, run = paper_points[-1]
+    assert coords == {"optimizer.lr": 0.5, "noise.alpha": 10, "seed": 2}
+    assert run["optimizer"]["lr"] == 0.5 and run["noise"]["alpha"] == 10 and run["seed"] == 2
+    assert {r["epochs"] for _, r in group.points("quick", [0])} == {2}
+    smoke = group.points("smoke", [0])
+    assert len(smoke) == 2 and all(r["dataset"] == "synthetic-mnist" for _, r in smoke)
+
+
+def test_runs_shared_by_groups_get_one_id():
+    paper = Paper("p", "seed.txt", "P", (_group("a"), _group("b")),
+                  (Target("figure1", "figure", ("a", "b"), print, "c"),))
+    rows = paper.runs("paper", [0])
+    assert len(rows) == 4 and len({r["run_id"] for r in rows}) == 2
+
+
+def test_target_outputs():
+    assert Target("table1", "table", ("a",), print, "c").outputs() == (".tex", ".csv")
+    assert Target("figure1", "figure", ("a",), print, "c").outputs() == (".pdf", ".png", ".csv")
+
+
+def test_every_paper_is_consistent_at_every_scale():
+    for paper in all_papers():
+        paper.validate()
+        assert paper.targets and paper.claims
+
+
+def test_unknown_paper_names_the_choices():
+    with pytest.raises(UserError, match="massive-noise"):
+        load("massive-nois")
+
+
+def test_importing_specs_imports_no_torch():
+    code = ("import sys, robustrepro.papers as p; [p.load(s) for s in p.MODULES]; "
+            "import robustrepro.data.registry, robustrepro.runs, robustrepro.config; "
+            "bad = [m for m in ('torch', 'torchvision', 'matplotlib') if m in sys.modules]; "
+            "print(bad); sys.exit(1 if bad else 0)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert set(MODULES) >= {"massive-noise"}
