@@ -5,7 +5,7 @@ import sys
 from robustrepro import config as rr_config
 from robustrepro.data.registry import DATASETS
 from robustrepro.errors import UserError
-from robustrepro.jobenv import expose_package
+from robustrepro.jobenv import expose_package, visible_gpus
 from robustrepro.papers import all_papers
 from robustrepro.runs import view_id, view_spec
 from robustrepro.scales import SCALES
@@ -96,8 +96,11 @@ ENV = "../workflow/envs/robustrepro.yaml"
 
 
 def gpus_per_job():
-    # A job asks for a GPU unless the config pins the CPU; the profile caps the total.
-    return 0 if config["device"] == "cpu" else 1
+    # device: cuda asks for a GPU (set it on a cluster); auto asks only where one is visible
+    # here, so a CPU-only machine runs jobs side by side. The profile caps the total.
+    if config["device"] == "auto":
+        return min(1, visible_gpus())
+    return int(config["device"] == "cuda")
 
 
 # Minutes of wall time a training job may take at each scale (cluster schedulers need it).

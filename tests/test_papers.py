@@ -65,3 +65,13 @@ def test_importing_specs_imports_no_torch():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert set(MODULES) >= {"massive-noise"}
+
+
+def test_coupled_axes_move_together_and_replace_the_axes_they_name():
+    group = RunGroup("g", {"dataset": "mnist"}, grid={"noise.alpha": [0, 5, 9], "optimizer.lr": [0.1, 0.5]},
+                     grids={"quick": {("noise.alpha", "epochs"): [(0, 20), (50, 2)]}})
+    assert group.coord_names("quick") == ["optimizer.lr", "noise.alpha", "epochs"]
+    points = group.points("quick", [0])
+    assert len(points) == 4
+    assert {(c["noise.alpha"], r["epochs"]) for c, r in points} == {(0, 20), (50, 2)}
+    assert len(group.points("paper", [0])) == 6

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import sys
 
@@ -21,3 +22,8 @@ def expose_package(source_dir: str) -> None:
     pythonpath = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     if source_dir not in pythonpath:
         os.environ["PYTHONPATH"] = os.pathsep.join([source_dir, *pythonpath])
+
+
+def visible_gpus() -> int:
+    """NVIDIA GPUs this machine exposes, found without importing torch (the workflow parses often)."""
+    return len(glob.glob("/dev/nvidia[0-9]*"))

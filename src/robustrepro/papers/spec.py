@@ -47,21 +47,34 @@ class RunGroup:
     overrides: dict[str, dict] = field(default_factory=dict)
     grids: dict[str, dict[str, list]] = field(default_factory=dict)
 
-    def axes(self, scale: str) -> dict[str, list]:
-        return {**self.grid, **self.grids.get(scale, {})}
+    def axes(self, scale: str) -> dict:
+        """The grid at this scale. A key may be a tuple of dotted keys whose values move together
+        (e.g. ("noise.alpha", "epochs") -> [(0, 20), (50, 2)]); it replaces the axes it names."""
+        scaled = self.grids.get(scale, {})
+        named = {k for key in scaled for k in _names(key)}
+        return {**{k: v for k, v in self.grid.items() if k not in named}, **scaled}
+
+    def coord_names(self, scale: str) -> list[str]:
+        return [k for key in self.axes(scale) for k in _names(key)]
 
     def points(self, scale: str, seeds: list[int]) -> list[tuple[dict, dict]]:
         """(coordinates, resolved run) for every grid point and seed at this scale."""
         axes = self.axes(scale)
         out = []
         for values in itertools.product(*axes.values()):
-            coords = dict(zip(axes, values))
+            coords = {}
+            for key, value in zip(axes, values):
+                coords.update(zip(key, value) if isinstance(key, tuple) else [(key, value)])
             run = self.base
             for key, value in coords.items():
                 run = set_dotted(run, key, value)
             for seed in seeds:
                 out.append(({**coords, "seed": seed}, at_scale({**run, "seed": seed}, scale, self.overrides)))
         return out
+
+
+def _names(key) -> tuple[str, ...]:
+    return key if isinstance(key, tuple) else (key,)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ class TargetContext:
     results: dict[str, pd.DataFrame]  # group name -> collected runs
 
     def coords(self, group: str) -> list[str]:
-        return list(self.paper.group(group).axes(self.scale))
+        return self.paper.group(group).coord_names(self.scale)
 
     def histories(self, group: str) -> pd.DataFrame:
         return histories(self.results[group], self.runs_root, self.coords(group))
