@@ -39,6 +39,7 @@ DEFAULT_RUN: dict = {
     "step": {"name": "weighted"},
     "metrics": [],  # extra per-epoch metrics by name, e.g. [{"name": "grad_cosine"}] (robustrepro.training.metrics)
     "early_stopping": None,  # {"patience": n, "metric": "val_acc1"}: keep the best epoch's metrics
+    "snapshots": [],  # epochs after which a copy of the model is kept (feature/gradient extraction)
     "eval_every": 1,  # evaluate the test set every n epochs (and always at the last)
     "seed": 0,
 }
