@@ -2,7 +2,7 @@
 
 import pytest
 
-from robustrepro.runs import DEFAULT_RUN, resolve, run_id, view_id, view_spec
+from robustrepro.runs import DEFAULT_RUN, identity, resolve, run_id, view_id, view_spec
 from robustrepro.scales import at_scale
 
 
@@ -54,3 +54,11 @@ def test_group_overrides_apply_per_scale():
     assert at_scale({"epochs": 200}, "quick", over)["epochs"] == 5
     assert at_scale({"epochs": 200}, "smoke", over)["epochs"] == 2
 
+
+
+def test_empty_optional_keys_do_not_change_the_id():
+    run = resolve({"dataset": "mnist", "seed": 2})
+    assert "snapshots" not in identity(run) and "early_stopping" not in identity(run)
+    assert run_id(run) == run_id({**run, "snapshots": []})
+    assert run_id({**run, "snapshots": [5]}) != run_id(run)
+    assert run_id({**run, "epochs": run["epochs"] + 1}) != run_id(run)

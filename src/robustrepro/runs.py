@@ -82,13 +82,23 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9.]+", "-", str(text).lower()).strip("-")
 
 
+def identity(run: dict) -> dict:
+    """What a run's id hashes: the resolved run without the keys left empty (None, [], {}).
+
+    An empty value means "this feature is off", so adding a new optional key to DEFAULT_RUN
+    keeps every existing run id, and with it every finished result; changing a real default
+    (epochs, a learning rate) still changes the ids of the runs that rely on it.
+    """
+    return {k: v for k, v in resolve(run).items() if v not in (None, [], {})}
+
+
 def run_id(run: dict) -> str:
-    """Readable slug plus a hash of the resolved config, e.g. `mnist-lenet-none-s0-3fa1c2d9e0`."""
+    """Readable slug plus a hash of the run's identity, e.g. `mnist-lenet-none-s0-3fa1c2d9e0`."""
     run = resolve(run)
     noise = run["noise"]
     noise_part = noise["kind"] if noise["kind"] == "none" else f"{noise['kind']}{noise.get('rate', noise.get('alpha', ''))}"
     parts = [run["dataset"], run["model"]["name"], noise_part, f"s{run['seed']}"]
-    return "-".join(_slug(p) for p in parts) + "-" + config_hash(run)
+    return "-".join(_slug(p) for p in parts) + "-" + config_hash(identity(run))
 
 
 VIEW_KEYS = ("dataset", "train_subset", "test_subset", "holdout", "shaping", "noise", "validation", "data_seed")
