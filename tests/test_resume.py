@@ -8,10 +8,13 @@ import sys
 import time
 
 import numpy as np
+import pytest
 import torch
 
 from robustrepro.data.prepared import Prepared, save_prepared
+from robustrepro.errors import UserError
 from robustrepro.views import View, save_view
+from robustrepro.training.checkpoint import FORMAT
 
 EPOCHS = 6
 # Everything that carries state across epochs: momentum and weight decay (optimizer state),
@@ -95,3 +98,16 @@ def test_killed_and_resumed_run_ends_exactly_like_an_uninterrupted_one(tmp_path)
     assert len(history(whole)) == EPOCHS
     assert history(killed) == history(whole)
     assert metrics(killed) == metrics(whole)
+
+
+def test_checkpoint_from_before_an_optional_key_was_added_still_resumes(tmp_path):
+    from robustrepro.runs import canonical_json, resolve
+    from robustrepro.training.checkpoint import load_checkpoint
+
+    run = resolve({"dataset": "mnist"})
+    older = {k: v for k, v in run.items() if k != "snapshots"}  # as written before "snapshots" existed
+    path = tmp_path / "c.pt"
+    torch.save({"format": FORMAT, "run_json": canonical_json(older)}, path)
+    assert load_checkpoint(path, run)["run_json"] == canonical_json(older)
+    with pytest.raises(UserError, match="different run config"):
+        load_checkpoint(path, {**run, "epochs": 7})

@@ -1,4 +1,9 @@
-"""Checkpoints: everything a run needs to resume at an epoch boundary, written atomically."""
+"""Checkpoints: everything a run needs to resume at an epoch boundary, written atomically.
+
+Beside the checkpoint `<stem>.pt` a run keeps model snapshots, `<stem>.<tag>.pt`: the weights
+alone (plus the run config and epoch), for feature and gradient extraction. The tags are
+`e<epoch>` for each epoch listed in the run's `snapshots`, `best` and `final`.
+"""
 
 from __future__ import annotations
 
@@ -9,18 +14,22 @@ from pathlib import Path
 import torch
 
 from robustrepro.errors import UserError
-from robustrepro.runs import canonical_json
+from robustrepro.runs import canonical_json, identity
 
-FORMAT = 1
+FORMAT = 2  # 2: the trainer state holds the tracker of the `best` snapshot
+SNAPSHOT_FORMAT = 1
+
+
+def _atomic_save(path: Path, obj: dict) -> None:
+    """Write to a temporary file, then rename: a kill leaves the old file or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
 
 
 def save_checkpoint(path: str | Path, state: dict) -> None:
-    """Write to a temporary file, then rename: a kill leaves the old checkpoint or the new one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    torch.save({"format": FORMAT, **state}, tmp)
-    os.replace(tmp, path)
+    _atomic_save(Path(path), {"format": FORMAT, **state})
 
 
 def load_checkpoint(path: str | Path, run: dict) -> dict | None:
@@ -35,7 +44,9 @@ def load_checkpoint(path: str | Path, run: dict) -> dict | None:
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise UserError(f"checkpoint {path} is not a robustrepro checkpoint of format {FORMAT}; "
                         "delete it to start the run over")
-    if state["run_json"] != canonical_json(run):
+    # Same identity = same run (robustrepro.runs.identity): a checkpoint written before an
+    # optional key was added to the run config still resumes.
+    if canonical_json(identity(json.loads(state["run_json"]))) != canonical_json(identity(run)):
         raise UserError(f"checkpoint {path} was written by a different run config "
                         f"(differs in: {', '.join(_differences(state['run_json'], run))}); delete it to start this run over")
     return state
@@ -44,3 +55,33 @@ def load_checkpoint(path: str | Path, run: dict) -> dict | None:
 def _differences(saved_json: str, run: dict) -> list[str]:
     saved = json.loads(saved_json)
     return sorted(k for k in set(saved) | set(run) if saved.get(k) != run.get(k)) or ["key order or types"]
+
+
+def snapshot_path(checkpoint_path: str | Path, tag: int | str) -> Path:
+    """Where the snapshot `tag` (an epoch, "best" or "final") of the run checkpointed at `checkpoint_path` lives."""
+    path = Path(checkpoint_path)
+    name = f"e{tag}" if isinstance(tag, int) else tag
+    return path.with_name(f"{path.stem}.{name}.pt")
+
+
+def save_snapshot(path: str | Path, model: torch.nn.Module, run: dict, epoch: int) -> None:
+    weights = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    _atomic_save(Path(path), {"snapshot_format": SNAPSHOT_FORMAT, "run_json": canonical_json(run),
+                              "epoch": epoch, "model": weights})
+
+
+def load_snapshot(path: str | Path) -> dict:
+    """A snapshot's content: run_json, epoch and model (a state_dict on the CPU)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"model snapshot {path} is missing: list its epoch in the run's `snapshots` and train the run "
+                        "(best and final are always kept; a run stopped early keeps no epoch after the stop)")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise UserError(f"model snapshot {path} cannot be read ({type(exc).__name__}); "
+                        "delete it and rerun its run") from exc
+    if not isinstance(state, dict) or state.get("snapshot_format") != SNAPSHOT_FORMAT:
+        raise UserError(f"{path} is not a robustrepro model snapshot of format {SNAPSHOT_FORMAT}; "
+                        "delete it and rerun its run")
+    return state

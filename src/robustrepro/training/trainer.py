@@ -2,12 +2,15 @@
 
 `train_run` is one whole run: build the parts, resume from the checkpoint if there is one,
 train epoch by epoch (checkpoint and history.csv after each), then write metrics.json.
+Beside the checkpoint it keeps model snapshots (see checkpoint.py): the epochs listed in the
+run's `snapshots`, the best epoch and the final weights; `load_model_snapshot` reads one back.
 Every random draw of an epoch comes from generators derived from (seed, epoch, purpose), so a
 run resumed at any epoch boundary ends with the same numbers as an uninterrupted one (on a CPU).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import sys
@@ -22,11 +25,12 @@ from robustrepro.data.prepared import Prepared, load_prepared
 from robustrepro.errors import UserError
 from robustrepro.models import build_model
 from robustrepro.runs import canonical_json, resolve, run_id
-from robustrepro.training.checkpoint import load_checkpoint, save_checkpoint
+from robustrepro.training.checkpoint import (load_checkpoint, load_snapshot, save_checkpoint, save_snapshot,
+                                             snapshot_path)
 from robustrepro.training.context import Batch, TrainContext
 from robustrepro.training.device import device_name, pick_device, set_threads
 from robustrepro.training.device_data import DeviceData
-from robustrepro.training.early_stopping import build_early_stopping
+from robustrepro.training.early_stopping import Tracker, build_early_stopping
 from robustrepro.training.metrics import build_metrics, evaluate
 from robustrepro.training.optim import build_optimizer
 from robustrepro.training.outputs import versions, write_history, write_metrics
@@ -49,6 +53,14 @@ def _integer(key: str, value, at_least: int) -> int:
     return value
 
 
+def _snapshot_epochs(value, epochs: int) -> frozenset[int]:
+    if not isinstance(value, (list, tuple)) or any(
+            isinstance(e, bool) or not isinstance(e, int) or not 1 <= e <= epochs for e in value):
+        raise UserError(f"snapshots: a list of epochs between 1 and epochs ({epochs}) after which to keep the model; "
+                        f"got {value!r}")
+    return frozenset(value)
+
+
 class Trainer:
     """One run's parts and progress. fit_epoch = start_epoch + train_steps + end_epoch."""
 
@@ -57,12 +69,11 @@ class Trainer:
         self.epochs = _integer("epochs", run["epochs"], 1)
         self.eval_every = _integer("eval_every", run["eval_every"], 1)
         seed = _integer("seed", run["seed"], 0)
+        self.snapshots = _snapshot_epochs(run["snapshots"], self.epochs)
         data = DeviceData(prepared, view, device, run["augment"])
 
         torch.manual_seed(derive_seed(seed, "init"))  # model initialisation draws from torch's global RNG
-        model = _build_model(run["model"], prepared, view).to(device)
-        if device.type == "cuda":
-            model = model.to(memory_format=torch.channels_last)
+        model = _place(_build_model(run["model"], prepared, view), device)
         self.ctx = ctx = TrainContext(run, seed, device, data, view, model, torch.compile(model) if compile else model)
 
         self.sampler = SAMPLERS.build(run["sampler"], ctx)
@@ -74,6 +85,13 @@ class Trainer:
         self.step = STEPS.build(run["step"], ctx)
         self.metrics = build_metrics(run.get("metrics", []), ctx)
         self.stopper = build_early_stopping(run["early_stopping"])
+        # The `best` snapshot: early stopping's best epoch, else the best validation accuracy, else
+        # (seed 000's "checkpoint with the best test set performance") the best test accuracy of
+        # the epochs that evaluate the test set.
+        if self.stopper is not None:
+            self.best = Tracker("early_stopping", self.stopper.metric, self.stopper.mode)
+        else:
+            self.best = Tracker("snapshots", "val_acc1" if data.has("val") else "test_acc1", "max")
         # Early stopping reports its best epoch, which may be any epoch: test them all.
         self.test_every_epoch = self.stopper is not None or self.eval_every == 1
         every_epoch = [c for m in self.metrics for c in m.columns] + list(VAL_COLUMNS if data.has("val") else [])
@@ -148,6 +166,7 @@ class Trainer:
         if self.stopper is not None:
             self.stopper.update(ctx.epoch, row)
             self.stopped_early = self.stopper.should_stop() and ctx.epoch < self.epochs
+        self.best.update(ctx.epoch, row)
         self.history.append(row)
         self.epoch = ctx.epoch
         return row
@@ -164,6 +183,16 @@ class Trainer:
             self.train_steps(self.sampler.batches(self.ctx), bar)
         return self.end_epoch(lr)
 
+    def save_snapshot(self, checkpoint_path, tag: int | str) -> None:
+        save_snapshot(snapshot_path(checkpoint_path, tag), self.ctx.model, self.run, self.epoch)
+
+    def save_epoch_snapshots(self, checkpoint_path) -> None:
+        """The model copies the epoch just trained calls for: a listed epoch, a new best."""
+        if self.epoch in self.snapshots:
+            self.save_snapshot(checkpoint_path, self.epoch)
+        if self.best.best_epoch == self.epoch:
+            self.save_snapshot(checkpoint_path, "best")
+
     def state_dict(self) -> dict:
         return {
             "run_json": canonical_json(self.run), "epoch": self.epoch, "global_step": self.ctx.global_step,
@@ -172,6 +201,7 @@ class Trainer:
             "schedule": self.schedule.state_dict(), "sampler": self.sampler.state_dict(),
             "step": self.step.state_dict(), "metrics": [m.state_dict() for m in self.metrics],
             "early_stopping": None if self.stopper is None else self.stopper.state_dict(),
+            "best": self.best.state_dict(),
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -184,6 +214,7 @@ class Trainer:
             metric.load_state_dict(metric_state)
         if self.stopper is not None:
             self.stopper.load_state_dict(state["early_stopping"])
+        self.best.load_state_dict(state["best"])
         self.epoch = self.ctx.epoch = state["epoch"]
         self.ctx.global_step = state["global_step"]
         self.stopped_early = state["stopped_early"]
@@ -207,6 +238,27 @@ def _build_model(config: dict, prepared: Prepared, view: View) -> torch.nn.Modul
     options = dict(config)
     channels, height, _ = prepared.shape
     return build_model(options.pop("name"), channels, view.num_classes, height, **options)
+
+
+def _place(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    model = model.to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
+def load_model_snapshot(path, prepared: Prepared, view: View, device: torch.device | str = "cpu") -> torch.nn.Module:
+    """The model of snapshot `path`, built as its run built it, on `device` and in eval mode."""
+    state = load_snapshot(path)
+    run = json.loads(state["run_json"])
+    with torch.random.fork_rng(devices=[]):  # building draws initial weights: leave the caller's RNG alone
+        model = _build_model(run["model"], prepared, view)
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as exc:
+        raise UserError(f"model snapshot {path} does not fit this data ({view.num_classes} classes, inputs "
+                        f"{prepared.shape}): extract with the dataset and view its run trained on") from exc
+    return _place(model, torch.device(device)).eval()
 
 
 def _describe(row: dict) -> str:
@@ -234,11 +286,13 @@ def train_run(run: dict, prepared_path, view_path, out_dir, checkpoint_path, dev
         log.info("run %s: training %d epochs on %s", run_id(run), trainer.epochs, device_name(torch_device))
     while not trainer.finished:
         row = trainer.fit_epoch(progress)
+        trainer.save_epoch_snapshots(checkpoint_path)  # before the checkpoint: a rerun of this epoch rewrites them
         save_checkpoint(checkpoint_path, trainer.state_dict())
         write_history(out_dir / "history.csv", trainer.history)
         log.info("%s", _describe(row))
     if trainer.stopped_early:
         log.info("early stopping after epoch %d; reporting epoch %d", trainer.epoch, trainer.stopper.best_epoch)
+    trainer.save_snapshot(checkpoint_path, "final")
     metrics = trainer.summary()
     write_history(out_dir / "history.csv", trainer.history)
     write_metrics(out_dir / "metrics.json", metrics)
