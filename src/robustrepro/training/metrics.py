@@ -10,6 +10,8 @@ the model and the device data from the context.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import math
 
 import torch
@@ -21,15 +23,15 @@ from robustrepro.training.registry import Registry
 METRICS = Registry("metrics")
 
 
-class EpochMetric(Part):
+class EpochMetric(Part, ABC):
     columns: tuple[str, ...] = ()
 
     def update(self, ctx: TrainContext, batch: Batch, result: StepResult) -> None:
         pass
 
+    @abstractmethod
     def result(self, ctx: TrainContext) -> dict[str, float]:
         """This epoch's values, one per column."""
-        raise NotImplementedError
 
 
 def _ratio(num: float, den: float) -> float:

@@ -9,6 +9,8 @@ context gives them the model and the device data.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import math
 from numbers import Real
 from typing import Iterator
@@ -23,13 +25,14 @@ from robustrepro.training.seeding import derive_seed, make_generator
 SAMPLERS = Registry("sampler")
 
 
-class Sampler(Part):
+class Sampler(Part, ABC):
+    @abstractmethod
     def steps_per_epoch(self) -> int:
         """Batches per epoch; per-iteration schedules plan with it."""
-        raise NotImplementedError
 
+    @abstractmethod
     def batches(self, ctx: TrainContext) -> Iterator[Batch]:
-        raise NotImplementedError
+        """The (indices, weights) of each batch of this epoch, in order."""
 
 
 class SubsetSampler(Sampler):

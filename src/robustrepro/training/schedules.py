@@ -10,6 +10,8 @@ warmup_epochs) are converted to steps with the sampler's batches per epoch.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import math
 from dataclasses import dataclass
 from numbers import Real
@@ -38,11 +40,12 @@ class Plan:
         return self.steps_per_epoch * self.epochs
 
 
-class Schedule:
+class Schedule(ABC):
     tracker: Tracker | None = None  # the epoch metric a schedule follows (plateau)
 
+    @abstractmethod
     def lr(self, step: int) -> float:
-        raise NotImplementedError
+        """The learning rate at this global step."""
 
     def momentum(self, step: int) -> float | None:
         """None: leave the optimizer's momentum as configured."""

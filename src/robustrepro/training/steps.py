@@ -14,6 +14,8 @@ ctx.generator(...) and report the dominant label in StepResult.labels.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import torch
 import torch.nn.functional as F
 
@@ -23,9 +25,10 @@ from robustrepro.training.registry import Registry
 STEPS = Registry("step")
 
 
-class Step(Part):
+class Step(Part, ABC):
+    @abstractmethod
     def __call__(self, ctx: TrainContext, batch: Batch, x: torch.Tensor, y: torch.Tensor) -> StepResult:
-        raise NotImplementedError
+        """One update from one batch."""
 
 
 def weighted_mean(losses: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
