@@ -11,7 +11,6 @@ the model and the device data from the context.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-
 import math
 
 import torch

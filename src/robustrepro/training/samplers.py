@@ -10,7 +10,6 @@ context gives them the model and the device data.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-
 import math
 from numbers import Real
 from typing import Iterator

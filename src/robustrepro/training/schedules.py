@@ -11,7 +11,6 @@ warmup_epochs) are converted to steps with the sampler's batches per epoch.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-
 import math
 from dataclasses import dataclass
 from numbers import Real

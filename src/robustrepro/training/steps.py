@@ -15,7 +15,6 @@ ctx.generator(...) and report the dominant label in StepResult.labels.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-
 import torch
 import torch.nn.functional as F
 
