@@ -14,6 +14,7 @@ from robustrepro.training.device_data import DeviceData
 from robustrepro.training.metrics import METRICS, EpochMetric, evaluate
 from robustrepro.training.optim import OPTIMIZERS, build_optimizer
 from robustrepro.training.samplers import SAMPLERS, Sampler
+from robustrepro.training import selection_samplers  # noqa: F401  (registers seed 000's samplers, data_covered)
 from robustrepro.training.schedules import SCHEDULES, Plan, Schedule, build_schedule, lr_curve
 from robustrepro.training.steps import STEPS, Step, weighted_mean
 from robustrepro.training.trainer import Trainer, train_run
