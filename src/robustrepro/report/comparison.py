@@ -8,7 +8,7 @@ import pandas as pd
 
 from robustrepro.papers.spec import Paper
 from robustrepro.report.results import best_over
-from robustrepro.report.tables import latex_escape, write_table
+from robustrepro.report.tables import write_table
 
 
 def _where(where: dict) -> str:
@@ -57,5 +57,3 @@ def write_comparison(paper: Paper, results: dict[str, pd.DataFrame], scale: str,
     (out_dir / "comparison.tex").write_text((out_dir / "comparison.tex").read_text() + "\n"
                                             + (out_dir / "claims.tex").read_text())
 
-
-__all__ = ["comparison", "claims", "write_comparison", "latex_escape"]
