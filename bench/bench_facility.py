@@ -2,6 +2,7 @@
 
     python bench/bench_facility.py                        # N = 10k and 50k on the CPU (~10 min on 2 cores)
     python bench/bench_facility.py --device cuda --sizes 10000 50000 100000
+    python bench/bench_facility.py --threads 1 --plain-steps 200     # steadier on a shared CPU
 
 The case is seed 000's online selection (section 6.1.2): N unit vectors of dimension 10 (the
 softmax gradients of a 10-class problem) in 10 equal classes, ratio 0.4 selected per class.
@@ -22,7 +23,7 @@ import numpy as np
 import torch
 
 from robustrepro.selection.facility import per_class_facility_location
-from robustrepro.training.device import device_name, pick_device
+from robustrepro.training.device import device_name, pick_device, set_threads
 
 CLASSES = 10
 DIMS = 10
@@ -67,8 +68,10 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 50_000])
     parser.add_argument("--plain-steps", type=int, default=None, help="time this many plain steps per class, scale up")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    set_threads(args.threads)
     device = pick_device(args.device)
     print(f"device: {device_name(device)}; {DIMS}-dim unit vectors, {CLASSES} classes, ratio {RATIO}")
     print(f"{'N':>8} {'plain_s':>9} {'lazy_s':>8} {'speedup':>8} {'objective lazy/plain':>21}")
