@@ -26,7 +26,6 @@ only between candidates whose gains agree to float32 rounding.
 
 from __future__ import annotations
 
-import contextlib
 import heapq
 from dataclasses import dataclass
 from numbers import Real
@@ -35,7 +34,7 @@ import numpy as np
 import torch
 
 from robustrepro.errors import UserError
-from robustrepro.selection.neighbours import as_points, as_radius, ball_counts
+from robustrepro.selection.neighbours import as_points, as_radius, ball_counts, full_fp32_matmul
 
 # Distances held per block while scanning the matrix: ~64 MB of float32 on the CPU, ~256 MB on a GPU.
 _BLOCK_ELEMENTS = {"cpu": 2**24, "cuda": 2**26}
@@ -145,17 +144,6 @@ def _as_labels(labels, n: int) -> np.ndarray:
     return labels
 
 
-@contextlib.contextmanager
-def _full_fp32_matmul():
-    """TF32 (which the trainer enables on a GPU) would blur the distances of near points."""
-    before = torch.get_float32_matmul_precision()
-    torch.set_float32_matmul_precision("highest")
-    try:
-        yield
-    finally:
-        torch.set_float32_matmul_precision(before)
-
-
 class _Distances:
     """Rows of the pairwise distance matrix: kept whole when it fits, else computed per request."""
 
@@ -177,7 +165,7 @@ class _Distances:
             self.d0 = max(float(self._compute(rows).max()) for rows in blocks)
 
     def _compute(self, rows: torch.Tensor) -> torch.Tensor:
-        with _full_fp32_matmul():
+        with full_fp32_matmul():
             d2 = torch.addmm(self.sq[None, :], self.x[rows], self.x.T, alpha=-2.0)
         d = d2.add_(self.sq[rows, None]).clamp_(min=0).sqrt_()
         d[torch.arange(len(rows), device=self.device), rows] = 0  # exactly, whatever the rounding

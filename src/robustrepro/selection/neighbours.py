@@ -134,7 +134,7 @@ def _upper_pairs(points: np.ndarray, radius: float, device: str | torch.device,
     sq_max = float(sq.max())
     for s in range(0, n, block):
         xb, sqb = x[s:s + block], sq[s:s + block]
-        with _full_fp32_matmul():
+        with full_fp32_matmul():
             part = torch.addmm(sq_row[:, s:], xb, x[s:].T, alpha=-2.0)  # |x_j|^2 - 2 x_i.x_j for j >= s
         # Candidates: every pair that could be within r (the widest bound of its row), j >= i.
         limit = (r2 - sqb + slack * (sqb + sq_max + r2)).float()[:, None]
@@ -165,8 +165,9 @@ def _exact_sq_distances(points: np.ndarray, rows: np.ndarray, cols: np.ndarray) 
 
 
 @contextlib.contextmanager
-def _full_fp32_matmul():
-    """The error bound assumes true float32 products: no TF32 on a GPU, no bf16 on a CPU."""
+def full_fp32_matmul():
+    """True float32 matrix products (no TF32 on a GPU, no bf16 on a CPU): the distance error
+    bounds here, and the near-tie order of facility location, assume them."""
     before = torch.get_float32_matmul_precision()
     torch.set_float32_matmul_precision("highest")
     try:
