@@ -143,6 +143,26 @@ def test_facility_location_trains_on_the_greedy_selection_after_the_warmup():
     assert selected / N_TRAIN <= covered[1] <= covered[2] <= 1
 
 
+def test_epoch_schedules_follow_epochs_when_the_selection_shortens_them():
+    """Milestones fall on their epoch, and annealing moves through each shortened epoch in step."""
+    trainer = make_trainer({"name": "facility_location", "ratio": 0.4, "warmup_epochs": 1}, epochs=4,
+                           schedule={"name": "multistep", "milestones": [2, 3], "gamma": 0.5})
+    fit(trainer, 4)
+    assert [row["lr"] for row in trainer.history] == pytest.approx([0.05, 0.05, 0.025, 0.0125])
+
+    trainer = make_trainer({"name": "facility_location", "ratio": 0.4, "warmup_epochs": 1}, epochs=3,
+                           schedule={"name": "cosine"})
+    lrs = []
+    real = trainer.schedule.lr
+    trainer.schedule.lr = lambda step: lrs.append(step) or real(step)
+    fit(trainer, 3)
+    planned = trainer.planned_steps
+    assert planned == math.ceil(N_TRAIN / 32) > trainer.ctx.steps_per_epoch
+    last_epoch = [s for s in lrs if s >= 2 * planned]
+    assert last_epoch[0] == 2 * planned and max(last_epoch) < 3 * planned  # the epoch's share of the plan
+    assert len(set(last_epoch)) == len(last_epoch) - 1  # the epoch's first lr, asked again for the history row
+
+
 def test_facility_location_resumes_exactly(tmp_path):
     sampler = {"name": "facility_location", "ratio": 0.4, "warmup_epochs": 1, "weights": "ball", "radius": 0.5}
     whole = make_trainer(sampler)

@@ -77,10 +77,12 @@ class Trainer:
         self.ctx = ctx = TrainContext(run, seed, device, data, view, model, torch.compile(model) if compile else model)
 
         self.sampler = SAMPLERS.build(run["sampler"], ctx)
-        ctx.steps_per_epoch = self.sampler.steps_per_epoch()
+        # Schedules are planned on the first epoch's length; a sampler whose epochs change length
+        # (facility location after its warm-up) is mapped onto that plan by `schedule_step`.
+        self.planned_steps = ctx.steps_per_epoch = self.sampler.steps_per_epoch()
         ctx.optimizer = build_optimizer(run["optimizer"], model.parameters())
         has_momentum = "momentum" in ctx.optimizer.defaults or "betas" in ctx.optimizer.defaults
-        self.schedule = build_schedule(run["schedule"], Plan(ctx.optimizer.defaults["lr"], ctx.steps_per_epoch,
+        self.schedule = build_schedule(run["schedule"], Plan(ctx.optimizer.defaults["lr"], self.planned_steps,
                                                              self.epochs, has_momentum))
         self.step = STEPS.build(run["step"], ctx)
         self.metrics = build_metrics(run.get("metrics", []), ctx)
@@ -127,13 +129,22 @@ class Trainer:
         ctx.model.train()
         for part in self.parts:
             part.start_epoch(ctx)
+        ctx.steps_per_epoch = self.sampler.steps_per_epoch()
+
+    def schedule_step(self, step_in_epoch: int) -> int:
+        """The planned step at this point of the epoch: epoch milestones and annealing follow the
+        share of the epoch done, not a count of optimizer steps that a shorter epoch would skew."""
+        ctx = self.ctx
+        within = step_in_epoch * self.planned_steps // max(ctx.steps_per_epoch, 1)
+        return (ctx.epoch - 1) * self.planned_steps + within
 
     def train_steps(self, batches: Iterable[Batch], bar: tqdm | None = None) -> None:
         """The hot loop: no host sync here except a progress-bar refresh about once a second."""
         ctx, schedule, data = self.ctx, self.schedule, self.ctx.data
         shown = time.monotonic()
-        for batch in batches:
-            set_hyperparameters(ctx.optimizer, schedule.lr(ctx.global_step), schedule.momentum(ctx.global_step))
+        for i, batch in enumerate(batches):
+            planned = self.schedule_step(i)
+            set_hyperparameters(ctx.optimizer, schedule.lr(planned), schedule.momentum(planned))
             x = data.inputs("train", batch.indices, self.augment)
             result = self.step(ctx, batch, x, data.labels("train", batch.indices))
             for metric in self.metrics:
@@ -173,7 +184,7 @@ class Trainer:
 
     def fit_epoch(self, progress: bool = False) -> dict:
         self.start_epoch()
-        lr = self.schedule.lr(self.ctx.global_step)
+        lr = self.schedule.lr(self.schedule_step(0))
         # In a job's log file (not a terminal) a bar redrawn many times a second buries the
         # epoch lines: there it writes a line every 30 s, enough to see a long epoch move.
         interactive = sys.stderr.isatty()
