@@ -2,6 +2,7 @@
 import json
 import sys
 
+from robustrepro import clusterings
 from robustrepro import config as rr_config
 from robustrepro.data.registry import DATASETS
 from robustrepro.errors import UserError
@@ -31,6 +32,36 @@ RUNS = {
 VIEWS = {view_id(run): view_spec(run) for runs in RUNS.values() for run in runs.values()}
 
 
+def _clustering_files():
+    """Every set cover a run trains on and the vectors it clusters, by id (see robustrepro.clusterings)."""
+    vectors, clusters = {}, {}
+    for scale, runs in RUNS.items():
+        for rid, run in runs.items():
+            spec = run.get("clustering")
+            if not spec:
+                continue
+            clusterings.check(spec)
+            source = runs.get(spec["source"])
+            if source is None:
+                raise UserError(f"clustering.source of run {rid}: {spec['source']} is no run at scale {scale}; "
+                                "name a run of one of the paper's groups at the same scale")
+            missing = clusterings.missing_snapshots(spec, source)
+            if missing:
+                raise UserError(f"clustering.checkpoints of run {rid}: source run {spec['source']} keeps no "
+                                f"snapshot of epochs {missing}; add them to its `snapshots`")
+            view = view_id(run)
+            vid, cid = clusterings.vectors_id(spec, view), clusterings.cluster_id(spec, view)
+            vectors[vid] = {"scale": scale, "spec": spec, "view": view, "dataset": run["dataset"]}
+            clusters[cid] = {"scale": scale, "spec": spec, "vectors": vid}
+    return vectors, clusters
+
+
+try:
+    VECTORS, CLUSTERS = _clustering_files()
+except UserError as err:
+    sys.exit(f"robustrepro: {err}")
+
+
 wildcard_constraints:
     scale="|".join(SCALES),
     dataset="|".join(DATASETS),
@@ -38,6 +69,8 @@ wildcard_constraints:
     view_id=r"[a-z0-9.\-]+",
     paper="|".join(PAPERS),
     group=r"[a-z0-9\-]+",
+    vectors_id=r"[a-z0-9.\-]+",
+    cluster_id=r"[a-z0-9.\-]+",
 
 
 def lookup_run(wildcards):
@@ -48,6 +81,14 @@ def lookup_run(wildcards):
             f"unknown run '{wildcards.run_id}' at scale {wildcards.scale}; "
             "no run group defines it (a run's id changes with its config: build a target, not an old run path)"
         ) from None
+
+
+def clustering_of(wildcards):
+    """The set cover a run's sampler reads, if its config has a `clustering`."""
+    spec = lookup_run(wildcards).get("clustering")
+    if not spec:
+        return []
+    return f"results/{wildcards.scale}/clusters/{clusterings.cluster_id(spec, view_id(lookup_run(wildcards)))}.npz"
 
 
 def prepared_path(dataset):

@@ -6,6 +6,7 @@ rule train:
     input:
         data=lambda wildcards: prepared_path(lookup_run(wildcards)["dataset"]),
         view=lambda wildcards: f"results/{wildcards.scale}/views/{view_id(lookup_run(wildcards))}.npz",
+        clustering=clustering_of,
     output:
         metrics="results/{scale}/runs/{run_id}/metrics.json",
         history="results/{scale}/runs/{run_id}/history.csv",
@@ -22,9 +23,10 @@ rule train:
         run=lambda wildcards: json.dumps(lookup_run(wildcards), sort_keys=True),
         checkpoint="results/{scale}/checkpoints/{run_id}.pt",
         device=config["device"],
-        flags=" ".join(
+        flags=lambda wildcards, input: " ".join(
             (["--compile"] if config.get("compile") else [])
             + ([] if config.get("progress", True) else ["--no-progress"])
+            + ([f"--clustering {input.clustering}"] if input.clustering else [])
         ),
     shell:
         "python -m robustrepro train --run {params.run:q} --data {input.data} --view {input.view} "

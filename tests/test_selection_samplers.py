@@ -104,12 +104,12 @@ def toy(n=N_TRAIN, n_test=50, seed=0):
     return prepared, view
 
 
-def make_trainer(sampler, epochs=3, **changes):
+def make_trainer(sampler, epochs=3, cluster_file=None, **changes):
     prepared, view = toy()
     run = resolve({"model": {"name": "mlp1", "width": 0.25}, "epochs": epochs, "batch_size": 32,
                    "optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.9}, "sampler": sampler,
                    "metrics": ["data_covered"], **changes})
-    return Trainer(run, prepared, view, torch.device("cpu"))
+    return Trainer(run, prepared, view, torch.device("cpu"), clustering=cluster_file)
 
 
 def fit(trainer, epochs):
@@ -193,8 +193,7 @@ def test_ball_weighted_weights_by_ball_counts_after_the_warmup(tmp_path):
     counts = np.random.default_rng(0).integers(1, 20, N_TRAIN)
     cover = SetCover(np.arange(N_TRAIN), np.arange(N_TRAIN), np.ones(N_TRAIN, dtype=np.int64), counts, 1.0)
     save_set_cover(tmp_path / "cover.npz", cover)
-    trainer = make_trainer({"name": "ball_weighted", "warmup_epochs": 1, "set_cover": str(tmp_path / "cover.npz")},
-                           epochs=2)
+    trainer = make_trainer({"name": "ball_weighted", "warmup_epochs": 1}, epochs=2, cluster_file=tmp_path / "cover.npz")
     trainer.ctx.epoch = 1
     assert all(b.weights is None for b in trainer.sampler.batches(trainer.ctx))
     trainer.ctx.epoch = 2
@@ -217,34 +216,56 @@ def test_ball_weighted_counts_on_the_gradients_at_the_end_of_the_warmup():
     assert torch.equal(trainer.sampler.counts, counts)  # counted once
 
 
+def test_ball_counts_in_feature_space_follow_the_penultimate_features():
+    trainer = make_trainer({"name": "ball_weighted", "warmup_epochs": 1, "radius": 1e9, "space": "features"}, epochs=2)
+    fit(trainer, 1)
+    labels = trainer.ctx.data.splits["train"].labels
+    assert torch.equal(trainer.sampler.counts, torch.bincount(labels, minlength=CLASSES)[labels].float())
+    trainer = make_trainer({"name": "ball_weighted", "warmup_epochs": 1, "radius": 0.0, "space": "features"}, epochs=2)
+    fit(trainer, 1)
+    assert trainer.sampler.counts.min() >= 1 and trainer.sampler.counts.float().mean() < 2  # mostly alone
+    trainer = make_trainer({"name": "ball_weighted", "warmup_epochs": 1, "radius": 2.0, "space": "features"}, epochs=2)
+    fit(trainer, 1)  # unit vectors: nothing is further apart than 2
+    assert torch.equal(trainer.sampler.counts, torch.bincount(labels, minlength=CLASSES)[labels].float())
+
+
+def test_a_run_with_a_clustering_key_needs_its_file():
+    spec = {"source": "x", "space": "features", "checkpoints": ["final"], "radius": 1.0}
+    with pytest.raises(UserError, match="train --clustering"):
+        make_trainer({"name": "clusters"}, clustering=spec)
+
+
 def test_clusters_sampler_from_a_set_cover_file(tmp_path):
     assignment = np.arange(N_TRAIN) % 50
     cover = SetCover(np.arange(50), assignment, np.bincount(assignment), np.ones(N_TRAIN, dtype=np.int64), 1.0)
     save_set_cover(tmp_path / "cover.npz", cover)
-    trainer = make_trainer({"name": "clusters", "path": str(tmp_path / "cover.npz"), "weighting": "confidence"},
-                           epochs=2)
+    trainer = make_trainer({"name": "clusters", "weighting": "confidence"}, epochs=2, cluster_file=tmp_path / "cover.npz")
     assert fit(trainer, 2) == [2, 2]  # 50 clusters in batches of 32
+    assert trainer.summary()["clusters"] == 50
     assert 0.25 <= trainer.history[0]["data_covered"] == 50 / N_TRAIN
     save_set_cover(tmp_path / "small.npz", SetCover(np.arange(5), np.arange(5), np.ones(5, dtype=np.int64),
                                                     np.ones(5, dtype=np.int64), 1.0))
-    with pytest.raises(UserError, match="sampler.path.*5 points.*200"):
-        make_trainer({"name": "clusters", "path": str(tmp_path / "small.npz")})
+    with pytest.raises(UserError, match="clustering.*5 points.*200"):
+        make_trainer({"name": "clusters"}, cluster_file=tmp_path / "small.npz")
     save_set_cover(tmp_path / "gap.npz", SetCover(np.arange(3), np.arange(N_TRAIN) % 2, np.array([100, 100, 0]),
                                                   np.ones(N_TRAIN, dtype=np.int64), 1.0))
     with pytest.raises(UserError, match="corrupt"):
-        make_trainer({"name": "clusters", "path": str(tmp_path / "gap.npz")})
+        make_trainer({"name": "clusters"}, cluster_file=tmp_path / "gap.npz")
+    with pytest.raises(UserError, match="missing.npz"):
+        make_trainer({"name": "clusters"}, cluster_file=tmp_path / "missing.npz")
 
 
 @pytest.mark.parametrize("sampler, message", [
     ({"name": "facility_location", "ratio": 0}, "sampler.ratio"),
     ({"name": "facility_location", "ratio": 0.4, "weights": "loss"}, "sampler.weights"),
-    ({"name": "facility_location", "ratio": 0.4, "weights": "ball"}, "exactly one"),
+    ({"name": "facility_location", "ratio": 0.4, "weights": "ball"}, "sampler.radius.*clustering"),
+    ({"name": "facility_location", "ratio": 0.4, "weights": "ball", "radius": 1, "space": "logits"}, "sampler.space"),
     ({"name": "facility_location", "ratio": 0.4, "radius": 1.0}, "only used with weights: ball"),
     ({"name": "facility_location", "ratio": 0.4, "warmup_epochs": 0}, "sampler.warmup_epochs"),
     ({"name": "facility_location", "ratio": 0.4, "start_epoch": 3}, "sampler.start_epoch"),
     ({"name": "ball_weighted", "warmup_epochs": 0, "radius": 1.0}, "sampler.warmup_epochs"),
     ({"name": "ball_weighted", "warmup_epochs": 3, "radius": -1}, "sampler.radius"),
-    ({"name": "clusters", "path": "missing.npz"}, "missing.npz"),
+    ({"name": "clusters"}, "sampler.name: clusters.*clustering"),
 ])
 def test_bad_sampler_options_name_the_key(sampler, message):
     with pytest.raises(UserError, match=message):

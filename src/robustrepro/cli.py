@@ -4,6 +4,8 @@
     python -m robustrepro prepare --dataset mnist --manifest m.json --out mnist.npz
     python -m robustrepro view    --spec '{...}' --data mnist.npz --out view.npz --summary view.json
     python -m robustrepro train   --run '{...}' --data mnist.npz --view view.npz --out DIR --checkpoint last.pt
+    python -m robustrepro extract --snapshot a.final.pt --data mnist.npz --view view.npz --kind features --out v.npy
+    python -m robustrepro cluster --vectors v.npy --radius 1.5 --out clusters.npz
 
 A UserError (bad value, missing or corrupt file) ends the command with one line and exit 2.
 """
@@ -69,8 +71,29 @@ def _train(args) -> None:
 
     metrics = train_run(json.loads(args.run), args.data, args.view, args.out, args.checkpoint,
                         device=args.device, threads=args.threads, progress=not args.no_progress,
-                        compile=args.compile)
+                        compile=args.compile, clustering=args.clustering)
     logging.info("final: %s", json.dumps({k: v for k, v in metrics.items() if isinstance(v, (int, float))}))
+
+
+def _extract(args) -> None:
+    from robustrepro.selection.extract import extract_to_file
+    from robustrepro.training.device import set_threads
+
+    set_threads(args.threads)
+    for path in args.snapshot:
+        if not Path(path).is_file():
+            raise UserError(f"model snapshot {path} is missing: its run did not keep it (check the run's "
+                            "`snapshots`), or its checkpoints were deleted; delete the run's metrics.json and rebuild")
+    array = extract_to_file(args.snapshot, args.data, args.view, args.kind, args.out, args.device, args.dtype)
+    logging.info("extracted %s: %d x %d from %d snapshot(s)", args.kind, *array.shape, len(args.snapshot))
+
+
+def _cluster(args) -> None:
+    from robustrepro.selection.clustering import cluster_file
+    from robustrepro.training.device import pick_device, set_threads
+
+    set_threads(args.threads)
+    cluster_file(args.vectors, args.out, args.radius, args.share, pick_device(args.device))
 
 
 def _collect(args) -> None:
@@ -145,7 +168,29 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     t.add_argument("--threads", type=int, default=None)
     t.add_argument("--compile", action="store_true")
+    t.add_argument("--clustering", default=None, help="the set cover of the run's `clustering` key")
     t.set_defaults(func=_train)
+
+    x = sub.add_parser("extract", help="features or last-layer gradients of every training example")
+    x.add_argument("--snapshot", action="append", required=True, help="a model snapshot; several are concatenated")
+    x.add_argument("--data", required=True)
+    x.add_argument("--view", required=True)
+    x.add_argument("--kind", required=True, choices=["features", "grad_fc", "grad_softmax"])
+    x.add_argument("--out", required=True, help=".npy (a .json beside it says what it holds)")
+    x.add_argument("--dtype", default="float32", choices=["float32", "float16"])
+    x.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    x.add_argument("--threads", type=int, default=None)
+    x.set_defaults(func=_extract)
+
+    u = sub.add_parser("cluster", help="greedy set cover of radius balls around the vectors")
+    u.add_argument("--vectors", required=True)
+    fineness = u.add_mutually_exclusive_group(required=True)
+    fineness.add_argument("--radius", type=float)
+    fineness.add_argument("--share", type=float, help="clusters / points; the radius is searched for")
+    u.add_argument("--out", required=True)
+    u.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    u.add_argument("--threads", type=int, default=None)
+    u.set_defaults(func=_cluster)
 
     c = sub.add_parser("collect", help="one CSV of a run group's coordinates, seeds and final metrics")
     c.add_argument("--paper", required=True)
@@ -175,7 +220,7 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("--out", required=True)
     i.set_defaults(func=_index)
 
-    for s in (f, r, v, t, c, g, k, i):
+    for s in (f, r, v, t, x, u, c, g, k, i):
         s.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p
 

@@ -40,6 +40,10 @@ DEFAULT_RUN: dict = {
     "metrics": [],  # extra per-epoch metrics by name, e.g. [{"name": "grad_cosine"}] (robustrepro.training.metrics)
     "early_stopping": None,  # {"patience": n, "metric": "val_acc1"}: keep the best epoch's metrics
     "snapshots": [],  # epochs after which a copy of the model is kept (feature/gradient extraction)
+    # Offline set-cover clusters for the sampler (seed 000): {"source": a run id, "space":
+    # features|grad_fc|grad_softmax, "checkpoints": ["final"|"best"|epoch, ...], and "radius": r
+    # or "share": clusters / points}. See robustrepro.selection.clustering.
+    "clustering": None,
     "eval_every": 1,  # evaluate the test set every n epochs (and always at the last)
     "seed": 0,
 }

@@ -28,54 +28,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 from robustrepro.data.prepared import Prepared, load_prepared
 from robustrepro.errors import UserError, unknown_choice
 from robustrepro.training.device import pick_device
 from robustrepro.training.device_data import DeviceData
 from robustrepro.training.trainer import load_model_snapshot
+from robustrepro.selection.vectors import KINDS, extract
 from robustrepro.views import View, load_view
 
-KINDS = ("features", "grad_softmax", "grad_fc")
 DTYPES = {"float32": np.float32, "float16": np.float16}
-
-
-def _vectors(model: nn.Module, x: torch.Tensor, y: torch.Tensor, kind: str) -> torch.Tensor:
-    features = model.embed(x).float()
-    if kind == "features":
-        return features
-    logits = model.head(features)
-    grad_logits = logits.softmax(1) - F.one_hot(y, logits.shape[1]).float()
-    if kind == "grad_softmax":
-        return grad_logits
-    with_bias = torch.cat([features, features.new_ones(len(features), 1)], 1)
-    return (grad_logits[:, :, None] * with_bias[:, None, :]).flatten(1)
-
-
-@torch.no_grad()
-def extract(model: nn.Module, data: DeviceData, kind: str, batch_size: int = 1024) -> np.ndarray:
-    """float32 [N, dims] vectors of `kind` for every training-view example of `data`, in order.
-
-    `model` must be on `data.device`. Batches go to the host one at a time, so the device holds
-    one batch of vectors, never N of them. Runs in fp32 (no autocast): distances compare small
-    differences between vectors.
-    """
-    if kind not in KINDS:
-        raise unknown_choice("kind", kind, KINDS)
-    was_training = model.training
-    model.eval()
-    n = len(data)
-    out = None
-    for start in range(0, n, batch_size):
-        idx = torch.arange(start, min(start + batch_size, n), device=data.device)
-        block = _vectors(model, data.inputs("train", idx), data.labels("train", idx), kind).cpu().numpy()
-        if out is None:
-            out = np.empty((n, block.shape[1]), np.float32)
-        out[start:start + len(block)] = block
-    model.train(was_training)
-    return out
 
 
 def extract_many(snapshot_paths, prepared: Prepared, view: View, kind: str, device: torch.device | str = "cpu",

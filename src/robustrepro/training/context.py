@@ -48,7 +48,8 @@ class TrainContext:
     optimizer: torch.optim.Optimizer | None = None
     epoch: int = 0  # the epoch being trained, from 1
     global_step: int = 0  # optimizer steps taken before the current one
-    steps_per_epoch: int = 0
+    steps_per_epoch: int = 0  # batches in the epoch being trained
+    clustering: str | None = None  # the run's set-cover file (run key `clustering`), built by the workflow
 
     def generator(self, purpose: str, device: torch.device | str | None = None) -> torch.Generator:
         """A fresh generator for this epoch and purpose (e.g. "sampler", "augment", "mixup")."""

@@ -33,6 +33,10 @@ class Sampler(Part, ABC):
     def batches(self, ctx: TrainContext) -> Iterator[Batch]:
         """The (indices, weights) of each batch of this epoch, in order."""
 
+    def summary(self) -> dict:
+        """Numbers about the selection for metrics.json (e.g. the number of clusters)."""
+        return {}
+
 
 class SubsetSampler(Sampler):
     """Batches over a fixed set of training positions, reshuffled every epoch or in order.

@@ -15,8 +15,12 @@ ball_weighted       the full data (shuffled), each example weighted by its ball 
 data_covered        (metric) share of the training examples trained on at least once since
                     the sampler started selecting (Tables 4 and 7).
 
-Ball counts (points within radius r of a point) come from a set-cover file (`set_cover`) or,
-given `radius`, from the current normalised softmax gradients, counted within each class.
+Set-cover clusters come from the run's `clustering` (ctx.clustering: the file the workflow
+builds). Ball counts (points within radius r of a point) come from that file or, given
+`radius`, are counted within each class on the current model's vectors in `space`: the
+softmax gradients or the penultimate features, both scaled to unit length so that a radius
+(at most 2) means the same for any model. Counted among the points of the same training label,
+in feature space a mislabelled point, sitting among another class's points, has few.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import numpy as np
 import torch
 
 from robustrepro.errors import UserError, unknown_choice
+from robustrepro.selection.vectors import extract
 from robustrepro.selection.facility import per_class_ball_counts, per_class_facility_location
 from robustrepro.selection.setcover import load_set_cover
 from robustrepro.training.context import Batch, StepResult, TrainContext
@@ -38,6 +43,7 @@ DEFAULT_WARMUP_EPOCHS = 5  # 6.1.2: "train the model on the full dataset for 5 e
 GRADIENT_BATCH = 1024
 CLUSTER_WEIGHTS = ("size", "confidence")
 FACILITY_WEIGHTS = ("size", "equal", "ball")
+BALL_SPACES = ("grad_softmax", "features")
 
 
 # --- clusters ---
@@ -46,11 +52,11 @@ class ClusterSampler(Sampler):
     """One random member of every cluster per epoch, the clusters in a random order."""
 
     def __init__(self, assignment: torch.Tensor, n_clusters: int, labels: torch.Tensor, batch_size: int,
-                 weighting: str):
+                 weighting: str, radius: float = float("nan")):
         """assignment: int64 [N] cluster of each training example; labels: int64 [N] its training label."""
         if weighting not in CLUSTER_WEIGHTS:
             raise unknown_choice("sampler.weighting", weighting, CLUSTER_WEIGHTS)
-        self.batch_size, self.weighting = batch_size, weighting
+        self.batch_size, self.weighting, self.radius = batch_size, weighting, radius
         self.sizes = torch.bincount(assignment, minlength=n_clusters)
         self.members = torch.argsort(assignment, stable=True)  # grouped by cluster
         self.starts = torch.cumsum(self.sizes, 0) - self.sizes
@@ -62,6 +68,9 @@ class ClusterSampler(Sampler):
 
     def steps_per_epoch(self) -> int:
         return math.ceil(len(self.sizes) / self.batch_size)
+
+    def summary(self) -> dict:
+        return {"clusters": len(self.sizes), "cluster_radius": self.radius}
 
     def batches(self, ctx: TrainContext):
         generator = ctx.generator("sampler")
@@ -81,20 +90,30 @@ class ClusterSampler(Sampler):
             yield Batch(indices, weights)
 
 
-@SAMPLERS.register("clusters")
-def clusters(ctx: TrainContext, *, path: str, weighting: str = "size") -> Sampler:
-    """Set-cover clusters read from `path` (a set-cover .npz of this run's training view)."""
-    cover = load_set_cover(path)
+def _clustering(ctx: TrainContext, key: str):
+    """The run's set cover, checked against the training view."""
+    if ctx.clustering is None:
+        raise UserError(f"{key}: needs set-cover clusters; give the run a `clustering` "
+                        "(source run, space, checkpoints, radius or share) and the workflow builds them")
+    cover = load_set_cover(ctx.clustering)
     n = len(ctx.data)
     if len(cover.assignment) != n:
-        raise UserError(f"sampler.path: set cover {path} clusters {len(cover.assignment)} points but the training "
-                        f"view has {n}; rebuild it from this run's view")
+        raise UserError(f"clustering: set cover {ctx.clustering} clusters {len(cover.assignment)} points but the "
+                        f"training view has {n}; delete it and rebuild it from this run's view")
+    return cover
+
+
+@SAMPLERS.register("clusters")
+def clusters(ctx: TrainContext, *, weighting: str = "size") -> Sampler:
+    """Iterate over the run's set-cover clusters (section 5.3)."""
+    cover = _clustering(ctx, "sampler.name: clusters")
     inside = (cover.assignment >= 0) & (cover.assignment < cover.n_clusters)
     if not inside.all() or len(np.unique(cover.assignment)) != cover.n_clusters:
-        raise UserError(f"sampler.path: set cover {path} assigns points to missing clusters or leaves a cluster "
-                        "empty: the file is corrupt; rebuild it")
+        raise UserError(f"clustering: set cover {ctx.clustering} assigns points to missing clusters or leaves a "
+                        "cluster empty: the file is corrupt; delete it and rebuild it")
     assignment = torch.as_tensor(cover.assignment, dtype=torch.int64, device=ctx.device)
-    return ClusterSampler(assignment, cover.n_clusters, ctx.data.splits["train"].labels, batch_size(ctx), weighting)
+    return ClusterSampler(assignment, cover.n_clusters, ctx.data.splits["train"].labels, batch_size(ctx), weighting,
+                          cover.radius)
 
 
 # --- gradients and ball counts ---
@@ -123,24 +142,30 @@ def softmax_gradients(ctx: TrainContext) -> torch.Tensor:
     return grads / grads.norm(dim=1, keepdim=True).clamp_min(torch.finfo(torch.float32).tiny)
 
 
-def _ball_source(set_cover: str | None, radius, n: int, device: torch.device) -> torch.Tensor | None:
-    """The set-cover file's ball counts; None when they are to be counted on the fly at `radius`."""
-    if (set_cover is None) == (radius is None):
-        raise UserError("sampler.set_cover / sampler.radius: ball counts need exactly one of them: a set-cover "
-                        "file whose ball_counts to use, or a radius to count within on the current gradients")
+def _ball_source(ctx: TrainContext, radius, space: str) -> torch.Tensor | None:
+    """The clustering file's ball counts; None when they are to be counted on the fly at `radius`."""
+    if space not in BALL_SPACES:
+        raise unknown_choice("sampler.space", space, BALL_SPACES)
     if radius is not None:
         if isinstance(radius, bool) or not isinstance(radius, Real) or not radius >= 0:
-            raise UserError(f"sampler.radius: a distance >= 0 between unit gradient vectors; got {radius!r}")
+            raise UserError(f"sampler.radius: a distance >= 0 in the sampler's space ({space}); got {radius!r}")
         return None
-    counts = load_set_cover(set_cover).ball_counts
-    if len(counts) != n:
-        raise UserError(f"sampler.set_cover: set cover {set_cover} counts balls of {len(counts)} points but the "
-                        f"training view has {n}; rebuild it from this run's view")
-    return torch.as_tensor(counts, dtype=torch.float32, device=device)
+    if ctx.clustering is None:
+        raise UserError("sampler.radius: ball counts need a radius to count within, or the run's set-cover "
+                        "`clustering` whose ball counts to use; give one of them")
+    counts = _clustering(ctx, "sampler.radius").ball_counts
+    return torch.as_tensor(counts, dtype=torch.float32, device=ctx.device)
 
 
-def _ball_counts_now(ctx: TrainContext, grads: torch.Tensor, radius: float) -> torch.Tensor:
-    counts = per_class_ball_counts(grads, ctx.data.splits["train"].labels, radius, ctx.device)
+@torch.no_grad()
+def _ball_counts_now(ctx: TrainContext, radius: float, space: str, grads: torch.Tensor | None = None) -> torch.Tensor:
+    """Points of the same training label within `radius` of each point, in `space` of the current model."""
+    if space == "features":
+        vectors = torch.from_numpy(extract(ctx.model, ctx.data, "features"))
+        vectors = vectors / vectors.norm(dim=1, keepdim=True).clamp_min(torch.finfo(torch.float32).tiny)
+    else:
+        vectors = softmax_gradients(ctx) if grads is None else grads
+    counts = per_class_ball_counts(vectors, ctx.data.splits["train"].labels, radius, ctx.device)
     return torch.from_numpy(counts).float().to(ctx.device)
 
 
@@ -166,11 +191,11 @@ class FacilityLocationSampler(Sampler):
     """Full data while warming up, then each epoch the facilities of the last gradients, in greedy order."""
 
     def __init__(self, ctx: TrainContext, ratio: float, warmup_epochs: int, reselect: bool, weights: str,
-                 ball_counts: torch.Tensor | None, radius: float | None):
+                 ball_counts: torch.Tensor | None, radius: float | None, space: str):
         self.batch_size, self.device = batch_size(ctx), ctx.device
         self.everyone = SubsetSampler(torch.arange(len(ctx.data), device=ctx.device), self.batch_size, shuffle=True)
         self.ratio, self.warmup_epochs, self.reselect = ratio, warmup_epochs, reselect
-        self.weighting, self.ball_counts, self.radius = weights, ball_counts, radius
+        self.weighting, self.ball_counts, self.radius, self.space = weights, ball_counts, radius, space
         self.selection: torch.Tensor | None = None  # int64 [k] training positions, greedy order
         self.weights: torch.Tensor | None = None  # float32 [k] aligned with selection; None: equal
 
@@ -198,7 +223,7 @@ class FacilityLocationSampler(Sampler):
         if self.weighting == "size":
             self.weights = torch.from_numpy(chosen.sizes).float().to(ctx.device)
         elif self.weighting == "ball":
-            counts = self.ball_counts if self.radius is None else _ball_counts_now(ctx, grads, self.radius)
+            counts = self.ball_counts if self.radius is None else _ball_counts_now(ctx, self.radius, self.space, grads)
             self.weights = counts[self.selection]
         else:
             self.weights = None
@@ -212,15 +237,15 @@ class FacilityLocationSampler(Sampler):
 
 @SAMPLERS.register("facility_location")
 def facility_location(ctx: TrainContext, *, ratio: float, warmup_epochs: int = DEFAULT_WARMUP_EPOCHS,
-                      reselect: bool = True, weights: str = "size", set_cover: str | None = None,
-                      radius: float | None = None) -> Sampler:
+                      reselect: bool = True, weights: str = "size", radius: float | None = None,
+                      space: str = "grad_softmax") -> Sampler:
     """Online facility location on softmax gradients (6.1.2, 6.2).
 
     ratio: share of every class selected. warmup_epochs: full-data epochs; the first selection
     is made at the end of epoch `warmup_epochs`. reselect: select again at the end of every
     later epoch (6.1.2); false keeps the first selection (6.2: computed once at the lr decay).
-    weights: "size" (cluster sizes, normalised over the batch), "equal", or "ball" (ball counts
-    from `set_cover`, or counted within `radius` on the gradients of each selection).
+    weights: "size" (cluster sizes, normalised over the batch), "equal", or "ball": ball counts
+    within `radius` in `space` at each selection, or those of the run's set-cover clustering.
     """
     if isinstance(ratio, bool) or not isinstance(ratio, Real) or not 0 < ratio <= 1:
         raise UserError(f"sampler.ratio: the share of each class to train on, in (0, 1]; got {ratio!r}")
@@ -230,11 +255,11 @@ def facility_location(ctx: TrainContext, *, ratio: float, warmup_epochs: int = D
         raise unknown_choice("sampler.weights", weights, FACILITY_WEIGHTS)
     ball_counts = None
     if weights == "ball":
-        ball_counts = _ball_source(set_cover, radius, len(ctx.data), ctx.device)
-    elif set_cover is not None or radius is not None:
-        raise UserError(f"sampler.set_cover / sampler.radius: only used with weights: ball; got weights: {weights}")
+        ball_counts = _ball_source(ctx, radius, space)
+    elif radius is not None:
+        raise UserError(f"sampler.radius: only used with weights: ball; got weights: {weights}")
     return FacilityLocationSampler(ctx, float(ratio), _warmup(warmup_epochs, 1), reselect, weights, ball_counts,
-                                   None if radius is None else float(radius))
+                                   None if radius is None else float(radius), space)
 
 
 # --- ball counts as weights on the full data ---
@@ -242,8 +267,9 @@ def facility_location(ctx: TrainContext, *, ratio: float, warmup_epochs: int = D
 class BallWeightedSampler(Sampler):
     """Every example every epoch, shuffled; after the warm-up each weighted by its ball count."""
 
-    def __init__(self, ctx: TrainContext, warmup_epochs: int, ball_counts: torch.Tensor | None, radius: float | None):
-        self.device = ctx.device
+    def __init__(self, ctx: TrainContext, warmup_epochs: int, ball_counts: torch.Tensor | None, radius: float | None,
+                 space: str):
+        self.device, self.space = ctx.device, space
         self.everyone = SubsetSampler(torch.arange(len(ctx.data), device=ctx.device), batch_size(ctx), shuffle=True)
         self.warmup_epochs, self.radius = warmup_epochs, radius
         self.counts = ball_counts  # float32 [N]; with a radius, counted at the end of the warm-up
@@ -258,7 +284,7 @@ class BallWeightedSampler(Sampler):
 
     def end_epoch(self, ctx: TrainContext) -> None:
         if self.radius is not None and ctx.epoch == self.warmup_epochs:
-            self.counts = _ball_counts_now(ctx, softmax_gradients(ctx), self.radius)
+            self.counts = _ball_counts_now(ctx, self.radius, self.space)
 
     def state_dict(self) -> dict:
         return {"counts": _on("cpu", self.counts) if self.radius is not None else None}
@@ -269,16 +295,16 @@ class BallWeightedSampler(Sampler):
 
 
 @SAMPLERS.register("ball_weighted")
-def ball_weighted(ctx: TrainContext, *, warmup_epochs: int, set_cover: str | None = None,
-                  radius: float | None = None) -> Sampler:
+def ball_weighted(ctx: TrainContext, *, warmup_epochs: int, radius: float | None = None,
+                  space: str = "grad_softmax") -> Sampler:
     """6.2 "Weighted only": the full data, weighted by ball counts from epoch warmup_epochs + 1 on.
 
-    Ball counts come from `set_cover` (a set-cover file of this view), or are counted within
-    `radius` on the normalised softmax gradients at the end of epoch `warmup_epochs` (>= 1).
+    Ball counts are counted within `radius` in `space` at the end of epoch `warmup_epochs`
+    (>= 1), or come from the run's set-cover clustering (then warmup_epochs may be 0).
     """
-    counts = _ball_source(set_cover, radius, len(ctx.data), ctx.device)
+    counts = _ball_source(ctx, radius, space)
     warmup = _warmup(warmup_epochs, 0 if counts is not None else 1)
-    return BallWeightedSampler(ctx, warmup, counts, None if radius is None else float(radius))
+    return BallWeightedSampler(ctx, warmup, counts, None if radius is None else float(radius), space)
 
 
 # --- data covered ---

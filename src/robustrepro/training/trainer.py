@@ -64,7 +64,8 @@ def _snapshot_epochs(value, epochs: int) -> frozenset[int]:
 class Trainer:
     """One run's parts and progress. fit_epoch = start_epoch + train_steps + end_epoch."""
 
-    def __init__(self, run: dict, prepared: Prepared, view: View, device: torch.device, compile: bool = False):
+    def __init__(self, run: dict, prepared: Prepared, view: View, device: torch.device, compile: bool = False,
+                 clustering: str | None = None):
         self.run = run
         self.epochs = _integer("epochs", run["epochs"], 1)
         self.eval_every = _integer("eval_every", run["eval_every"], 1)
@@ -74,7 +75,11 @@ class Trainer:
 
         torch.manual_seed(derive_seed(seed, "init"))  # model initialisation draws from torch's global RNG
         model = _place(_build_model(run["model"], prepared, view), device)
-        self.ctx = ctx = TrainContext(run, seed, device, data, view, model, torch.compile(model) if compile else model)
+        self.ctx = ctx = TrainContext(run, seed, device, data, view, model, torch.compile(model) if compile else model,
+                                      clustering=None if clustering is None else str(clustering))
+        if run.get("clustering") and clustering is None:
+            raise UserError("clustering: this run reads set-cover clusters; pass their file (train --clustering), "
+                            "which the workflow builds from the run's clustering key")
 
         self.sampler = SAMPLERS.build(run["sampler"], ctx)
         # Schedules are planned on the first epoch's length; a sampler whose epochs change length
@@ -238,7 +243,7 @@ class Trainer:
         best = self.stopper.best_epoch if self.stopper is not None else None
         reported = self.history[best - 1] if best else self.history[-1]
         return {
-            **{k: v for k, v in reported.items() if k != "time_s"},
+            **{k: v for k, v in reported.items() if k != "time_s"}, **self.sampler.summary(),
             "epochs_done": self.epoch, "best_epoch": best, "stopped_early": self.stopped_early,
             "wall_time_s": self.history[-1]["time_s"], "run_id": run_id(self.run), "seed": self.ctx.seed,
             "provenance": {"run": self.run, **versions(), "device": device_name(self.ctx.device)},
@@ -279,7 +284,8 @@ def _describe(row: dict) -> str:
 
 
 def train_run(run: dict, prepared_path, view_path, out_dir, checkpoint_path, device: str = "auto",
-              threads: int | None = None, progress: bool = True, compile: bool = False) -> dict:
+              threads: int | None = None, progress: bool = True, compile: bool = False,
+              clustering: str | None = None) -> dict:
     """Train one run (resuming from `checkpoint_path` when it exists); returns metrics.json's content."""
     try:
         run = resolve(run)
@@ -288,7 +294,8 @@ def train_run(run: dict, prepared_path, view_path, out_dir, checkpoint_path, dev
     torch_device = pick_device(device)
     set_threads(threads)
     state = load_checkpoint(checkpoint_path, run)  # a mismatched checkpoint fails before any loading
-    trainer = Trainer(run, load_prepared(prepared_path), load_view(view_path), torch_device, compile=compile)
+    trainer = Trainer(run, load_prepared(prepared_path), load_view(view_path), torch_device, compile=compile,
+                      clustering=clustering)
     out_dir = Path(out_dir)
     if state is not None:
         trainer.load_state_dict(state)
