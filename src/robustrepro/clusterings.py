@@ -35,7 +35,7 @@ def check(spec: dict) -> dict:
     if spec.get("space") not in SPACES:
         raise unknown_choice("clustering.space", spec.get("space"), SPACES)
     points = spec.get("checkpoints")
-    if not isinstance(points, list) or not points or not all(
+    if not isinstance(points, (list, tuple)) or not points or not all(
             p in ("final", "best") or (isinstance(p, int) and not isinstance(p, bool) and p >= 1) for p in points):
         raise UserError(f"clustering.checkpoints: a non-empty list of 'final', 'best' or epochs (>= 1) the "
                         f"source run keeps as snapshots; got {points!r}")
@@ -51,7 +51,7 @@ def check(spec: dict) -> dict:
 
 def vectors_spec(spec: dict, view: str) -> dict:
     """What the extracted vectors depend on: the source, the space, the checkpoints and the view."""
-    return {"source": spec["source"], "space": spec["space"], "checkpoints": spec["checkpoints"], "view": view}
+    return {"source": spec["source"], "space": spec["space"], "checkpoints": list(spec["checkpoints"]), "view": view}
 
 
 def vectors_id(spec: dict, view: str) -> str:

@@ -9,6 +9,7 @@ from robustrepro.papers.spec import Paper
 
 # slug -> module under robustrepro.papers
 MODULES = {
+    "robust-clustering": "robust_clustering",
     "massive-noise": "massive_noise",
 }
 
