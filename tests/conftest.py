@@ -40,3 +40,13 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "MNIST" / "raw").is_dir():
         pytest.skip(f"{SHARED_DATA} (the original MNIST/FashionMNIST files) is not present")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def smoke_all(tmp_path_factory) -> Path:
+    """One smoke build of `all` (every target of every paper, seed 0), shared by the tests that inspect it."""
+    workdir = tmp_path_factory.mktemp("smoke-all")
+    cfg = smoke_config(workdir, seeds=[0])
+    proc = snakemake(workdir, cfg, "all", timeout=1500)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return workdir

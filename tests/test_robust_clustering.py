@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import smoke_config, snakemake
 from robustrepro.clusterings import check, cluster_id, vectors_id
 from robustrepro.errors import UserError
 from robustrepro.papers import load
@@ -76,17 +75,13 @@ def test_cluster_command_writes_the_cover_and_what_it_found(tmp_path):
 
 
 @pytest.mark.slow
-def test_smoke_builds_all_fourteen_targets(tmp_path):
+def test_smoke_builds_all_fourteen_targets(smoke_all, tmp_path):
     paper = load("robust-clustering")
     assert sorted(t.name for t in paper.targets) == sorted([f"table{i}" for i in range(1, 9)] +
                                                            [f"figure{i}" for i in range(1, 7)])
-    out = tmp_path / "results" / "smoke" / "robust-clustering"
-    files = [f"results/smoke/robust-clustering/{t.name}{ext}" for t in paper.targets for ext in t.outputs()]
-    cfg = smoke_config(tmp_path, seeds=[0])
-    proc = snakemake(tmp_path, cfg, *files, "results/smoke/robust-clustering/comparison.tex")
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    for name in files:
-        assert (tmp_path / name).stat().st_size > 0, name
+    out = smoke_all / "results" / "smoke" / "robust-clustering"
+    for name in [f"{t.name}{ext}" for t in paper.targets for ext in t.outputs()] + ["comparison.tex"]:
+        assert (out / name).stat().st_size > 0, name
 
     # Set cover at the paper's cluster shares: the realised counts follow them.
     table1 = pd.read_csv(out / "table1.csv")
@@ -104,11 +99,13 @@ def test_smoke_builds_all_fourteen_targets(tmp_path):
     assert table5["acc@1"].between(0, 100).all() and table5["acc@1 (paper)"].notna().all()
     # FL runs train fewer steps per epoch after the decay epoch, with the lr schedule on time.
     flw = pd.read_csv(out / "groups" / "c10-flw.csv")
-    history = pd.read_csv(tmp_path / "results" / "smoke" / "runs" / flw["run_id"].iloc[0] / "history.csv")
+    history = pd.read_csv(smoke_all / "results" / "smoke" / "runs" / flw["run_id"].iloc[0] / "history.csv")
     assert list(history["lr"]) == pytest.approx([0.1, 0.1, 0.01, 0.001])
     claims = pd.read_csv(out / "claims.csv")
     assert len(claims) == len(paper.claims) and set(claims["holds"]) <= {"holds", "fails"}
     comparison = pd.read_csv(out / "comparison.csv")
     assert len(comparison) == len(paper.reported) and comparison["n"].max() == 1
 
-    compile_tex(sorted(out.glob("*.tex")), out)
+    for tex in out.glob("*.tex"):
+        (tmp_path / tex.name).write_text(tex.read_text())
+    compile_tex(sorted(tmp_path.glob("*.tex")), tmp_path)
