@@ -14,6 +14,10 @@ rule train:
         ENV
     log:
         "results/{scale}/logs/train/{run_id}.log",
+    # Cluster profiles bundle many short runs into one job (workflow/profiles/slurm). A run on a
+    # set cover waits for its source run's extract and cluster jobs, so it bundles apart.
+    group:
+        lambda wildcards: "train-on-cover" if lookup_run(wildcards).get("clustering") else "train-bundle"
     threads: config["threads"]
     resources:
         gpu=gpus_per_job(),
