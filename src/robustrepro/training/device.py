@@ -8,6 +8,7 @@ import platform
 import torch
 
 from robustrepro.errors import UserError, unknown_choice
+from robustrepro.training.gpu_slots import cuda_device
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -19,7 +20,8 @@ def pick_device(name: str = "auto") -> torch.device:
         raise UserError("device 'cuda': torch sees no CUDA GPU here; use device 'cpu' or 'auto'")
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(name)
+    # On a machine with several GPUs each process claims its own (see gpu_slots).
+    device = cuda_device() if name == "cuda" else torch.device(name)
     if device.type == "cuda":
         # Input shapes are fixed within a run, so autotuned convolutions pay off; TF32 matmuls
         # are what fp32 layers outside autocast should use on an H100.
