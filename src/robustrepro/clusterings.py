@@ -63,11 +63,6 @@ def cluster_id(spec: dict, view: str) -> str:
     return f"setcover-{config_hash({**vectors_spec(spec, view), **fineness})}"
 
 
-def snapshot_tags(spec: dict) -> list:
-    """The snapshot tags in robustrepro.training.checkpoint.snapshot_path's terms."""
-    return list(spec["checkpoints"])
-
-
 def missing_snapshots(spec: dict, source_run: dict) -> list[int]:
     """Epochs the clustering asks for that the source run does not keep (its `snapshots` list)."""
     kept = set(source_run.get("snapshots") or [])
