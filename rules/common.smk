@@ -145,7 +145,7 @@ def gpus_per_job():
 
 
 # Minutes of wall time a training job may take at each scale (cluster schedulers need it).
-TRAIN_RUNTIME = {"smoke": 15, "quick": 120, "paper": 24 * 60}
+TRAIN_RUNTIME = {"smoke": 15, "quick": 60, "paper": 24 * 60}
 
 
 def fetch_args():
