@@ -85,10 +85,10 @@ def lookup_run(wildcards):
 
 def clustering_of(wildcards):
     """The set cover a run's sampler reads, if its config has a `clustering`."""
-    spec = lookup_run(wildcards).get("clustering")
-    if not spec:
+    run = lookup_run(wildcards)
+    if not run.get("clustering"):
         return []
-    return f"results/{wildcards.scale}/clusters/{clusterings.cluster_id(spec, view_id(lookup_run(wildcards)))}.npz"
+    return f"results/{wildcards.scale}/clusters/{clusterings.cluster_id(run['clustering'], view_id(run))}.npz"
 
 
 def prepared_path(dataset):

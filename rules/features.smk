@@ -21,13 +21,14 @@ rule extract:
         runtime=60,
     params:
         # Snapshots sit beside the source run's checkpoint, outside the declared outputs (see train.smk).
+        checkpoint=lambda wildcards: (
+            f"results/{wildcards.scale}/checkpoints/{VECTORS[wildcards.vectors_id]['spec']['source']}.pt"
+        ),
         snapshots=lambda wildcards: " ".join(
-            f"--snapshot results/{wildcards.scale}/checkpoints/{VECTORS[wildcards.vectors_id]['spec']['source']}"
-            f".{tag if isinstance(tag, str) else f'e{tag}'}.pt"
-            for tag in VECTORS[wildcards.vectors_id]["spec"]["checkpoints"]
+            f"--snapshot {tag}" for tag in VECTORS[wildcards.vectors_id]["spec"]["checkpoints"]
         ),
         kind=lambda wildcards: VECTORS[wildcards.vectors_id]["spec"]["space"],
         device=config["device"],
     shell:
-        "python -m robustrepro extract {params.snapshots} --data {input.data} --view {input.view} "
-        "--kind {params.kind} --out {output.vectors} --device {params.device} --threads {threads} > {log} 2>&1"
+        "python -m robustrepro extract --checkpoint {params.checkpoint} {params.snapshots} --data {input.data} "
+        "--view {input.view} --kind {params.kind} --out {output.vectors} --device {params.device} --threads {threads} > {log} 2>&1"

@@ -69,8 +69,8 @@ def test_cluster_command_writes_the_cover_and_what_it_found(tmp_path):
 
     missing = run_cli("cluster", "--vectors", str(tmp_path / "none.npy"), "--radius", "1", "--out", str(tmp_path / "d.npz"))
     assert missing.returncode == 2 and "none.npy" in missing.stderr and "Traceback" not in missing.stderr
-    no_snapshot = run_cli("extract", "--snapshot", str(tmp_path / "gone.final.pt"), "--data", "x.npz", "--view", "v.npz",
-                          "--kind", "features", "--out", str(tmp_path / "f.npy"))
+    no_snapshot = run_cli("extract", "--checkpoint", str(tmp_path / "gone.pt"), "--snapshot", "final", "--data", "x.npz",
+                          "--view", "v.npz", "--kind", "features", "--out", str(tmp_path / "f.npy"))
     assert no_snapshot.returncode == 2 and "gone.final.pt" in no_snapshot.stderr and "snapshots" in no_snapshot.stderr
 
 

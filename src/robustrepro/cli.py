@@ -4,7 +4,7 @@
     python -m robustrepro prepare --dataset mnist --manifest m.json --out mnist.npz
     python -m robustrepro view    --spec '{...}' --data mnist.npz --out view.npz --summary view.json
     python -m robustrepro train   --run '{...}' --data mnist.npz --view view.npz --out DIR --checkpoint last.pt
-    python -m robustrepro extract --snapshot a.final.pt --data mnist.npz --view view.npz --kind features --out v.npy
+    python -m robustrepro extract --checkpoint a.pt --snapshot final --data mnist.npz --view view.npz --kind features --out v.npy
     python -m robustrepro cluster --vectors v.npy --radius 1.5 --out clusters.npz
 
 A UserError (bad value, missing or corrupt file) ends the command with one line and exit 2.
@@ -77,15 +77,17 @@ def _train(args) -> None:
 
 def _extract(args) -> None:
     from robustrepro.selection.extract import extract_to_file
+    from robustrepro.training.checkpoint import snapshot_path
     from robustrepro.training.device import set_threads
 
     set_threads(args.threads)
-    for path in args.snapshot:
-        if not Path(path).is_file():
+    paths = [snapshot_path(args.checkpoint, int(tag) if tag.isdigit() else tag) for tag in args.snapshot]
+    for path in paths:
+        if not path.is_file():
             raise UserError(f"model snapshot {path} is missing: its run did not keep it (check the run's "
                             "`snapshots`), or its checkpoints were deleted; delete the run's metrics.json and rebuild")
-    array = extract_to_file(args.snapshot, args.data, args.view, args.kind, args.out, args.device, args.dtype)
-    logging.info("extracted %s: %d x %d from %d snapshot(s)", args.kind, *array.shape, len(args.snapshot))
+    array = extract_to_file(paths, args.data, args.view, args.kind, args.out, args.device, args.dtype)
+    logging.info("extracted %s: %d x %d from %d snapshot(s)", args.kind, *array.shape, len(paths))
 
 
 def _cluster(args) -> None:
@@ -172,7 +174,9 @@ def parser() -> argparse.ArgumentParser:
     t.set_defaults(func=_train)
 
     x = sub.add_parser("extract", help="features or last-layer gradients of every training example")
-    x.add_argument("--snapshot", action="append", required=True, help="a model snapshot; several are concatenated")
+    x.add_argument("--checkpoint", required=True, help="the source run's checkpoint; its snapshots sit beside it")
+    x.add_argument("--snapshot", action="append", required=True,
+                   help="final, best or an epoch; several are concatenated in the order given")
     x.add_argument("--data", required=True)
     x.add_argument("--view", required=True)
     x.add_argument("--kind", required=True, choices=["features", "grad_fc", "grad_softmax"])
