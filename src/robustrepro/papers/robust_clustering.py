@@ -44,6 +44,16 @@ SHARE, SPACE, CKPT, RATIO, RADIUS, NOISE = ("clustering.share", "clustering.spac
 # The paper's radius -> number of clusters (Tables 1 and 6).
 CIFAR_CLUSTERS = {0: 50000, 1.2: 49500, 1.3: 49043, 1.5: 46078, 1.6: 43105, 1.7: 38964, 1.8: 34099, 2.0: 23346}
 FMNIST_CLUSTERS = {0: 60000, 0.2: 59607, 0.4: 50020, 0.5: 37267, 0.6: 24203, 1.0: 4276, 1.5: 797}
+# Tables 2 and 3, gradient rows: label -> (space, checkpoints, paper's clusters, acc@1, acc@5).
+GRAD_ROWS = {
+    "Grad@FC": ("grad_fc", "final", 42053, 90.70, 99.74),
+    "FC@stable": ("grad_fc", "stable", 47794, 92.47, 99.83),
+    "FC@all": ("grad_fc", "all", 48960, 92.46, 99.80),
+    "SM@stable": ("grad_softmax", "stable", 43334, 92.48, 99.80),
+    "SM@stable (39.7K)": ("grad_softmax", "stable", 39715, 92.15, None),  # Table 3's parenthesis: acc@1 only
+    "SM@all": ("grad_softmax", "all", 42939, 92.43, 99.77),
+}
+NO_CLUSTERING = (50000, 92.90, 99.81)  # Table 2: clusters, acc@1, acc@5
 FL_RATIOS = [0.2, 0.4, 0.6, 0.8, 1.0]
 ROBUST_RATIO = 0.4  # Figure 5: "FL ratio = 0.4 works best"
 ROBUST_RADII = [0.2, 0.35, 0.5, 0.65]  # unit-feature space; see the module docstring
@@ -146,9 +156,7 @@ def _checkpoints(kind: str, scale: str) -> tuple:
 
 def _grad_rows(scale: str) -> list[tuple]:
     """Table 2's Grad@FC and Table 3's gradient rows: (space, checkpoints, share of the paper's clusters)."""
-    rows = [("grad_fc", "final", 42053), ("grad_fc", "stable", 47794), ("grad_fc", "all", 48960),
-            ("grad_softmax", "stable", 43334), ("grad_softmax", "stable", 39715), ("grad_softmax", "all", 42939)]
-    return [(space, _checkpoints(kind, scale), share(n, CIFAR)) for space, kind, n in rows]
+    return [(space, _checkpoints(kind, scale), share(n, CIFAR)) for space, kind, n, _, _ in GRAD_ROWS.values()]
 
 
 def _facility(name: str, dataset: str, ratios: dict) -> RunGroup:
@@ -253,11 +261,9 @@ def table6(ctx) -> None:
     _setcover_table(ctx, "fm-setcover", FMNIST_CLUSTERS, FMNIST, {r: {"acc@1": a} for r, a in T6_ACC.items()}, False)
 
 
-def _curves(ctx, group: str, key: str, panels: list[tuple[str, str]], label=str, where=None) -> None:
+def _curves(ctx, group: str, key: str, panels: list[tuple[str, str]], label=str) -> None:
     """Mean curves over seeds of each value of `key`: one panel per (history column, y label)."""
     history = ctx.histories(group)
-    if where is not None:
-        history = history[where(history)]
     data = history.groupby([key, "epoch"], sort=True)[[c for c, _ in panels]].mean().reset_index()
     fig, axes = new_figure(ncols=len(panels))
     for ax, (column, ylabel) in zip(axes[0], panels):
@@ -274,57 +280,49 @@ def figure1(ctx) -> None:
             label=lambda s: f"r={by_share.get(s, '?')} ({s:.0%} clusters)")
 
 
-def _rows(ctx, parts: list[tuple[str, str, callable]], with_acc5: bool = True) -> pd.DataFrame:
-    """One row per (label, group, row filter): clusters and accuracy, mean over seeds."""
-    rows = []
-    for label, group, pick in parts:
-        runs = ctx.results[group]
-        runs = runs[pick(runs)] if pick is not None else runs
-        row = {"model": label, "clusters": round(runs["clusters"].mean()) if "clusters" in runs and len(runs) else None,
-               "n": len(runs), "acc@1": runs["test_acc1"].mean() * 100, "acc@1 ±": runs["test_acc1"].std() * 100}
-        if with_acc5:
-            row.update({"acc@5": runs["test_acc5"].mean() * 100, "acc@5 ±": runs["test_acc5"].std() * 100})
-        rows.append(row)
-    table = pd.DataFrame(rows)
-    table["clusters"] = table["clusters"].astype("Int64")
-    return table
-
-
 def _near(column: str, value: float):
     return lambda runs: (runs[column] - value).abs() < 1e-9
 
 
-def _grad(space: str, kind: str, clusters: int):
+def _feature(r: float, label: str | None = None) -> tuple:
+    """A Table 1 run as a row of Tables 2-3: (label, group, row filter, paper's clusters, acc@1, acc@5)."""
+    n = CIFAR_CLUSTERS[r]
+    return (label or f"Feature r={r}", "c10-setcover", _near(SHARE, share(n, CIFAR)), n, *T1_ACC[r])
+
+
+def _gradient(label: str) -> tuple:
+    space, kind, n, acc1, acc5 = GRAD_ROWS[label]
+
     def pick(runs):
-        stable_or_all = runs[CKPT].astype(str).str.contains("final") == (kind == "final")
-        return (runs[SPACE] == space) & stable_or_all & _near(SHARE, share(clusters, CIFAR))(runs)
-    return pick
+        final = runs[CKPT].astype(str).str.contains("final") == (kind == "final")
+        return (runs[SPACE] == space) & final & _near(SHARE, share(n, CIFAR))(runs)
+    return label, "c10-setcover-grad", pick, n, acc1, acc5
+
+
+def _rows_table(ctx, parts: list[tuple]) -> None:
+    """One row per part: our clusters and accuracy (mean over seeds) beside the paper's."""
+    rows = []
+    for label, group, pick, clusters, acc1, acc5 in parts:
+        runs = ctx.results[group]
+        runs = runs[pick(runs)] if pick is not None else runs
+        rows.append({"model": label, "clusters": round(runs["clusters"].mean()) if "clusters" in runs and len(runs)
+                     else None, "n": len(runs),
+                     "acc@1": runs["test_acc1"].mean() * 100, "acc@1 ±": runs["test_acc1"].std() * 100,
+                     "acc@5": runs["test_acc5"].mean() * 100, "acc@5 ±": runs["test_acc5"].std() * 100,
+                     "clusters (paper)": clusters, "acc@1 (paper)": acc1, "acc@5 (paper)": acc5})
+    table = pd.DataFrame(rows)
+    table["clusters"] = table["clusters"].astype("Int64")
+    ctx.table(table)
 
 
 def table2(ctx) -> None:
-    table = _rows(ctx, [
-        ("No clustering", "c10-pretrain", None),
-        ("Feature", "c10-setcover", _near(SHARE, share(43105, CIFAR))),
-        ("Grad@FC", "c10-setcover-grad", _grad("grad_fc", "final", 42053)),
-    ])
-    table["clusters (paper)"] = [50000, 43105, 42053]
-    table["acc@1 (paper)"], table["acc@5 (paper)"] = [92.90, 92.26, 90.70], [99.81, 99.81, 99.74]
-    ctx.table(table)
+    _rows_table(ctx, [("No clustering", "c10-pretrain", None, *NO_CLUSTERING), _feature(1.6, "Feature"),
+                      _gradient("Grad@FC")])
 
 
 def table3(ctx) -> None:
-    parts = [("Feature r=1.5", "c10-setcover", _near(SHARE, share(46078, CIFAR))),
-             ("FC@stable", "c10-setcover-grad", _grad("grad_fc", "stable", 47794)),
-             ("FC@all", "c10-setcover-grad", _grad("grad_fc", "all", 48960)),
-             ("Feature r=1.6", "c10-setcover", _near(SHARE, share(43105, CIFAR))),
-             ("Feature r=1.7", "c10-setcover", _near(SHARE, share(38964, CIFAR))),
-             ("SM@stable", "c10-setcover-grad", _grad("grad_softmax", "stable", 43334)),
-             ("SM@stable (39.7K)", "c10-setcover-grad", _grad("grad_softmax", "stable", 39715)),
-             ("SM@all", "c10-setcover-grad", _grad("grad_softmax", "all", 42939))]
-    table = _rows(ctx, parts)
-    table["clusters (paper)"] = [46078, 47794, 48960, 43105, 38964, 43334, 39715, 42939]
-    table["acc@1 (paper)"] = [92.70, 92.47, 92.46, 92.26, 91.55, 92.48, 92.15, 92.43]
-    ctx.table(table)
+    _rows_table(ctx, [_feature(1.5), _gradient("FC@stable"), _gradient("FC@all"), _feature(1.6), _feature(1.7),
+                      _gradient("SM@stable"), _gradient("SM@stable (39.7K)"), _gradient("SM@all")])
 
 
 T4 = {0.2: (40, 80.79), 0.4: (60, 85.17), 0.6: (80, 89.16), 0.8: (92, 91.76), 1.0: (100, 93.08)}
@@ -433,9 +431,9 @@ def figure5(ctx) -> None:
 
 # ---- the paper's findings, checked on the reproduced numbers ----
 
-def _acc(results: dict, group: str, key: str | None = None) -> pd.Series:
-    runs = results[group]
-    return runs.groupby(key)["test_acc1"].mean() * 100 if key else pd.Series([runs["test_acc1"].mean() * 100])
+def _acc(results: dict, group: str, key: str) -> pd.Series:
+    """Mean test acc@1 (%) over seeds for each value of `key`."""
+    return results[group].groupby(key)["test_acc1"].mean() * 100
 
 
 def _beats_full(prefix: str, noises: list[float]):
@@ -523,14 +521,10 @@ PAPER = Paper(
     reported=(
         *(Reported("table1", "c10-setcover", {SHARE: share(n, CIFAR)}, metric, value, note=f"r={r}")
           for r, n in CIFAR_CLUSTERS.items() for metric, value in zip(("test_acc1", "test_acc5"), T1_ACC[r])),
-        Reported("table2", "c10-pretrain", {}, "test_acc1", 92.90, note="No clustering"),
-        Reported("table2", "c10-setcover-grad", {SPACE: "grad_fc", SHARE: share(42053, CIFAR)}, "test_acc1", 90.70,
-                 note="Grad@FC"),
-        *(Reported("table3", "c10-setcover-grad", {SPACE: space, SHARE: share(n, CIFAR)}, "test_acc1", value, note=note)
-          for space, n, value, note in (("grad_fc", 47794, 92.47, "FC@stable"), ("grad_fc", 48960, 92.46, "FC@all"),
-                                        ("grad_softmax", 43334, 92.48, "SM@stable"),
-                                        ("grad_softmax", 39715, 92.15, "SM@stable"),
-                                        ("grad_softmax", 42939, 92.43, "SM@all"))),
+        Reported("table2", "c10-pretrain", {}, "test_acc1", NO_CLUSTERING[1], note="No clustering"),
+        *(Reported("table2" if label == "Grad@FC" else "table3", "c10-setcover-grad",
+                   {SPACE: space, SHARE: share(n, CIFAR)}, "test_acc1", acc1, note=label)
+          for label, (space, _, n, acc1, _) in GRAD_ROWS.items()),
         *(Reported("table4", "c10-facility", {RATIO: r}, metric, value)
           for r, (covered, acc) in T4.items() for metric, value in (("data_covered", covered), ("test_acc1", acc))),
         *(Reported("table5", f"c10-{key}", {NOISE: noise}, "test_acc1", T5[(label, noise)], note=label)
