@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 import robustrepro.training.trainer as trainer_module
-from robustrepro.data.prepared import Prepared, save_prepared
+from robustrepro.data.prepared import save_prepared
 from robustrepro.errors import UserError
 from robustrepro.models import build_model
 from robustrepro.runs import resolve
@@ -20,7 +20,7 @@ from robustrepro.training.checkpoint import load_snapshot, save_snapshot, snapsh
 from robustrepro.training.trainer import load_model_snapshot
 from robustrepro.views import View, save_view
 
-CLASSES = 10
+from toydata import CLASSES, toy_data as toy
 EPOCHS = 4
 # Learns within 4 epochs, with its best epoch (3) neither the first nor the last.
 RUN = {"model": {"name": "lenet", "width": 0.5}, "epochs": EPOCHS, "batch_size": 16,
@@ -29,26 +29,9 @@ CPU = torch.device("cpu")
 
 
 def toy_data(validation: bool, n_train=200, n_val=40, n_test=100, seed=0):
-    """Class k lights up its own patch on a noisy background; 30 % of the training labels are wrong."""
-    rng = np.random.default_rng(seed)
-
-    def images(n):
-        y = rng.integers(0, CLASSES, n)
-        x = rng.integers(0, 120, (n, 1, 28, 28)).astype(np.uint8)
-        for k in range(CLASSES):
-            r, c = divmod(k, 4)
-            x[y == k, :, 3 + 6 * r:7 + 6 * r, 3 + 6 * c:7 + 6 * c] = 220
-        return x, y
-
-    (train_x, train_y), (test_x, test_y) = images(n_train), images(n_test)
-    prepared = Prepared("toy", train_x, train_y, test_x, test_y, tuple(map(str, range(CLASSES))))
-    train, val = np.arange(n_train - n_val), np.arange(n_train - n_val, n_train)
-    mask = rng.random(len(train)) < 0.3
-    labels = train_y[train].copy()
-    labels[mask] = (labels[mask] + rng.integers(1, CLASSES, mask.sum())) % CLASSES
-    view = View(CLASSES, train, labels, train_y[train], mask, val, train_y[val], "train" if validation else "none",
-                val, train_y[val], np.arange(n_test), test_y, np.eye(CLASSES), float(mask.mean()))
-    return prepared, view
+    """30 % of the training labels are wrong; the validation split is used only when asked for."""
+    return toy(n_train, n_test, n_val, noisy=0.3, seed=seed, background=120, patch=220,
+               validation="train" if validation else "none")
 
 
 @pytest.fixture(scope="module")

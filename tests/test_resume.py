@@ -7,14 +7,14 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import pytest
 import torch
 
-from robustrepro.data.prepared import Prepared, save_prepared
+from robustrepro.data.prepared import save_prepared
 from robustrepro.errors import UserError
-from robustrepro.views import View, save_view
+from robustrepro.views import save_view
 from robustrepro.training.checkpoint import FORMAT
+from toydata import toy_data
 
 EPOCHS = 6
 # Everything that carries state across epochs: momentum and weight decay (optimizer state),
@@ -30,26 +30,11 @@ TRAIN = ("import json, logging, sys; from robustrepro.training import train_run;
          "train_run(json.loads(sys.argv[1]), *sys.argv[2:], device='cpu', threads=1, progress=False)")
 
 
-def write_toy(folder, n_train=1600, n_val=200, n_test=200, classes=10):
-    """Class k lights up its own patch on a noisy background; 20 % of the labels are wrong."""
-    rng = np.random.default_rng(0)
-
-    def images(n):
-        y = rng.integers(0, classes, n)
-        x = rng.integers(0, 120, (n, 1, 28, 28)).astype(np.uint8)
-        for k in range(classes):
-            r, c = divmod(k, 4)
-            x[y == k, :, 3 + 6 * r:7 + 6 * r, 3 + 6 * c:7 + 6 * c] = 200
-        return x, y
-
-    (train_x, train_y), (test_x, test_y) = images(n_train + n_val), images(n_test)
-    train, val = np.arange(n_train), np.arange(n_train, n_train + n_val)
-    mask = rng.random(n_train) < 0.2
-    labels = train_y[train].copy()
-    labels[mask] = (labels[mask] + rng.integers(1, classes, mask.sum())) % classes
-    save_prepared(folder / "toy.npz", Prepared("toy", train_x, train_y, test_x, test_y, tuple(map(str, range(classes)))))
-    save_view(folder / "view.npz", View(classes, train, labels, train_y[train], mask, val, train_y[val], "train", val,
-                                        train_y[val], np.arange(n_test), test_y, np.eye(classes), float(mask.mean())))
+def write_toy(folder, n_train=1600, n_val=200, n_test=200):
+    """The toy problem (20 % of the labels wrong) saved as toy.npz and view.npz in folder."""
+    prepared, view = toy_data(n_train + n_val, n_test, n_val, noisy=0.2, background=120, patch=200)
+    save_prepared(folder / "toy.npz", prepared)
+    save_view(folder / "view.npz", view)
 
 
 def start(folder, out):

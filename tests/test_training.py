@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from robustrepro.data.prepared import Prepared, save_prepared
+from robustrepro.data.prepared import save_prepared
 from robustrepro.errors import UserError
 from robustrepro.models import build_model
 from robustrepro.runs import resolve
@@ -17,37 +17,7 @@ from robustrepro.training.device_data import channel_stats, crop_flip
 from robustrepro.training.schedules import set_hyperparameters
 from robustrepro.views import View, save_view
 
-CLASSES = 10
-
-
-def toy_data(n_train=400, n_test=200, n_val=100, noisy=0.2, shape=(1, 28, 28), seed=0):
-    """A learnable toy problem: class k lights up its own 4x4 patch on a noisy background.
-
-    The last n_val training images are a clean validation split; `noisy` of the rest get a
-    different, wrong label.
-    """
-    rng = np.random.default_rng(seed)
-    channels, height, width = shape
-
-    def images(n):
-        y = rng.integers(0, CLASSES, n)
-        x = rng.integers(0, 90, (n, channels, height, width)).astype(np.uint8)
-        for k in range(CLASSES):
-            r, c = divmod(k, 4)
-            x[y == k, :, 3 + 6 * r:7 + 6 * r, 3 + 6 * c:7 + 6 * c] = 255
-        return x, y
-
-    train_x, train_y = images(n_train)
-    test_x, test_y = images(n_test)
-    prepared = Prepared("toy", train_x, train_y, test_x, test_y, tuple(map(str, range(CLASSES))))
-    train = np.arange(n_train - n_val)
-    val = np.arange(n_train - n_val, n_train)
-    mask = rng.random(len(train)) < noisy
-    labels = train_y[train].copy()
-    labels[mask] = (labels[mask] + rng.integers(1, CLASSES, mask.sum())) % CLASSES
-    view = View(CLASSES, train, labels, train_y[train], mask, val, train_y[val], "train" if n_val else "none",
-                val, train_y[val], np.arange(n_test), test_y, np.eye(CLASSES), float(mask.mean()))
-    return prepared, view
+from toydata import CLASSES, toy_data
 
 
 @pytest.fixture(scope="module")

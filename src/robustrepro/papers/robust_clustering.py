@@ -34,7 +34,7 @@ import pandas as pd
 from robustrepro.papers.spec import Claim, Paper, Reported, RunGroup, Target
 from robustrepro.report.figures import new_figure
 from robustrepro.runs import run_id
-from robustrepro.scales import SCALES, at_scale
+from robustrepro.scales import SCALES
 
 CIFAR, FMNIST = "cifar10", "fashion-mnist"
 POINTS = {CIFAR: 50000, FMNIST: 60000}
