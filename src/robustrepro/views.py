@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from robustrepro.errors import UserError
+from robustrepro.files import atomic_open
 
 
 @dataclass(frozen=True)
@@ -39,14 +40,10 @@ _ARRAYS = [f.name for f in fields(View) if f.name not in ("num_classes", "val_so
 
 
 def save_view(path: str | Path, view: View) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    with open(tmp, "wb") as f:
+    with atomic_open(path) as f:
         np.savez(f, num_classes=view.num_classes, val_source=np.array(view.val_source),
                  noise_rate=view.noise_rate, summary=np.array(json.dumps(view.summary)),
                  **{k: getattr(view, k) for k in _ARRAYS})
-    tmp.replace(path)
 
 
 def load_view(path: str | Path) -> View:

@@ -2,7 +2,7 @@
 
 A file on disk is trusted only when its MD5 matches the registry; a mismatch is an error, never
 silently re-downloaded or used, because a corrupt file found later (mid-training) is far harder
-to diagnose. Downloads stream to `<file>.part` and get the final name only after the MD5 check,
+to diagnose. Downloads stream to a temporary file and get the final name only after the MD5 check,
 so an interrupted or corrupt download never looks like a finished one.
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import http.client
-import os
 import sys
+import tempfile
 import urllib.request
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from robustrepro.data.registry import DatasetInfo, RawFile, dataset_info
 from robustrepro.errors import UserError
+from robustrepro.files import atomic_open
 
 _CHUNK = 1 << 20
 _TIMEOUT_S = 60
@@ -106,27 +107,21 @@ def fetch(dataset: str | DatasetInfo, root: str | Path, mirror: str | None = Non
 
 
 def _download(url: str, dest: Path, md5: str, progress: bool) -> None:
-    part = dest.with_name(dest.name + ".part")
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        out = open(part, "wb")
+        tempfile.TemporaryFile(dir=dest.parent).close()
     except OSError as e:
-        raise UserError(f"cannot write {part} ({e.strerror}); set data.root to a writable folder") from e
+        raise UserError(f"cannot write into {dest.parent} ({e.strerror}); set data.root to a writable folder") from e
     digest = hashlib.md5()
-    try:
-        with out, urllib.request.urlopen(url, timeout=_TIMEOUT_S) as response:
-            total = int(response.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name, file=sys.stderr,
-                      disable=not progress) as bar:
-                while chunk := response.read(_CHUNK):
-                    out.write(chunk)
-                    digest.update(chunk)
-                    bar.update(len(chunk))
-    except BaseException:
-        part.unlink(missing_ok=True)
-        raise
-    if digest.hexdigest() != md5:
-        part.unlink()
-        raise UserError(f"{url} gave {dest.name} with md5 {digest.hexdigest()}, expected {md5} (truncated or "
-                        f"wrong file); nothing was saved to {dest}. Check data.mirror or retry later")
-    os.replace(part, dest)
+    # The file gets its name only when the block ends without error: after the MD5 check.
+    with atomic_open(dest) as out, urllib.request.urlopen(url, timeout=_TIMEOUT_S) as response:
+        total = int(response.headers.get("Content-Length") or 0) or None
+        with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name, file=sys.stderr,
+                  disable=not progress) as bar:
+            while chunk := response.read(_CHUNK):
+                out.write(chunk)
+                digest.update(chunk)
+                bar.update(len(chunk))
+        if digest.hexdigest() != md5:
+            raise UserError(f"{url} gave {dest.name} with md5 {digest.hexdigest()}, expected {md5} (truncated or "
+                            f"wrong file); nothing was saved to {dest}. Check data.mirror or retry later")

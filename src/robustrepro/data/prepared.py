@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from robustrepro.errors import UserError
+from robustrepro.files import atomic_open
 
 
 @dataclass(frozen=True)
@@ -32,13 +33,9 @@ class Prepared:
 
 
 def save_prepared(path: str | Path, data: Prepared) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    with open(tmp, "wb") as f:
+    with atomic_open(path) as f:  # never a half-written file under the final name
         np.savez(f, name=np.array(data.name), train_x=data.train_x, train_y=data.train_y,
                  test_x=data.test_x, test_y=data.test_y, classes=np.array(data.classes))
-    tmp.replace(path)  # never leave a half-written file under the final name
 
 
 def load_prepared(path: str | Path) -> Prepared:

@@ -23,7 +23,6 @@ large grad_fc vectors, K * (D + 1) per checkpoint) with a JSON of what they are 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +30,7 @@ import torch
 
 from robustrepro.data.prepared import Prepared, load_prepared
 from robustrepro.errors import UserError, unknown_choice
+from robustrepro.files import atomic_write, atomic_write_text
 from robustrepro.training.device import pick_device
 from robustrepro.training.device_data import DeviceData
 from robustrepro.training.trainer import load_model_snapshot
@@ -75,16 +75,10 @@ def meta_path(path: str | Path) -> Path:
 
 def save_vectors(path: str | Path, array: np.ndarray, meta: dict) -> None:
     """`array` as .npy at `path` and `meta` (plus its shape and dtype) as JSON beside it, each written atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    with open(tmp, "wb") as f:  # a file object: np.save would append .npy to a path without it
-        np.save(f, array)
-    os.replace(tmp, path)
+    # A file object: np.save would append .npy to a path without it.
+    atomic_write(path, lambda f: np.save(f, array))
     meta = {**meta, "shape": list(array.shape), "dtype": str(array.dtype)}
-    tmp = path.with_name(path.name + ".json.part")
-    tmp.write_text(json.dumps(meta, indent=2) + "\n")
-    os.replace(tmp, meta_path(path))
+    atomic_write_text(meta_path(path), json.dumps(meta, indent=2) + "\n")
 
 
 def load_vectors(path: str | Path) -> tuple[np.ndarray, dict]:

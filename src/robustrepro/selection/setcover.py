@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from robustrepro.errors import UserError
+from robustrepro.files import atomic_open
 from robustrepro.selection.neighbours import Neighbours, radius_neighbours
 
 
@@ -117,12 +118,8 @@ def _earliest_covering(neighbours: Neighbours, centres: np.ndarray) -> np.ndarra
 
 
 def save_set_cover(path: str | Path, cover: SetCover) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    with open(tmp, "wb") as f:
-        np.savez(f, **{f.name: getattr(cover, f.name) for f in fields(SetCover)})
-    tmp.replace(path)
+    with atomic_open(path) as out:
+        np.savez(out, **{f.name: getattr(cover, f.name) for f in fields(SetCover)})
 
 
 def load_set_cover(path: str | Path) -> SetCover:

@@ -8,12 +8,12 @@ alone (plus the run config and epoch), for feature and gradient extraction. The 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import torch
 
 from robustrepro.errors import UserError
+from robustrepro.files import atomic_write
 from robustrepro.runs import canonical_json, identity
 
 FORMAT = 2  # 2: the trainer state holds the tracker of the `best` snapshot
@@ -21,11 +21,7 @@ SNAPSHOT_FORMAT = 1
 
 
 def _atomic_save(path: Path, obj: dict) -> None:
-    """Write to a temporary file, then rename: a kill leaves the old file or the new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    atomic_write(path, lambda f: torch.save(obj, f))
 
 
 def save_checkpoint(path: str | Path, state: dict) -> None:

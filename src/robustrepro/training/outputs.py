@@ -6,7 +6,6 @@ import csv
 import io
 import json
 import math
-import os
 import platform
 from pathlib import Path
 
@@ -14,13 +13,7 @@ import numpy as np
 import torch
 
 import robustrepro
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+from robustrepro.files import atomic_write_text
 
 
 def write_history(path: str | Path, rows: list[dict]) -> None:
@@ -32,7 +25,7 @@ def write_history(path: str | Path, rows: list[dict]) -> None:
     for row in rows:
         # repr of a float round-trips exactly, so resumed and uninterrupted runs compare equal
         writer.writerow({k: "" if isinstance(v, float) and math.isnan(v) else v for k, v in row.items()})
-    _atomic_write(Path(path), out.getvalue())
+    atomic_write_text(Path(path), out.getvalue())
 
 
 def json_ready(value):
@@ -47,7 +40,7 @@ def json_ready(value):
 
 
 def write_metrics(path: str | Path, metrics: dict) -> None:
-    _atomic_write(Path(path), json.dumps(json_ready(metrics), indent=2) + "\n")
+    atomic_write_text(Path(path), json.dumps(json_ready(metrics), indent=2) + "\n")
 
 
 def versions() -> dict[str, str]:
