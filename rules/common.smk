@@ -19,6 +19,20 @@ except UserError as err:
 
 expose_package(f"{workflow.basedir}/src")
 PREPARED = config["data"].get("prepared", "resources/prepared")
+
+# data.prepared may be a folder of the user's: before Snakemake deletes a prepare job's old
+# outputs, stop if a file there is not the harness's, and move aside a truncated one of its
+# own so that it is rebuilt. A stat and a small JSON per dataset: this runs for every job.
+from robustrepro.data import prepared as rr_prepared
+
+for _dataset in DATASETS:
+    try:
+        _note = rr_prepared.vet_prepared(f"{PREPARED}/{_dataset}.npz")
+    except UserError as err:
+        sys.exit(f"robustrepro: {err}")
+    if _note:
+        print(f"robustrepro: {_note}", file=sys.stderr)
+
 SEEDS = rr_config.seeds(config)
 
 PAPERS = {paper.slug: paper for paper in all_papers()}

@@ -21,7 +21,9 @@ rule prepare:
     input:
         manifest_of,
     output:
-        f"{PREPARED}/{{dataset}}.npz",
+        npz=f"{PREPARED}/{{dataset}}.npz",
+        # Its size and sha256 (robustrepro.data.prepared), checked when the npz is loaded.
+        record=f"{PREPARED}/{{dataset}}.npz{rr_prepared.RECORD_SUFFIX}",
     conda:
         ENV
     log:
@@ -33,4 +35,4 @@ rule prepare:
         manifest=lambda wildcards, input: f"--manifest {input[0]}" if input else "",
     shell:
         "python -m robustrepro prepare --dataset {wildcards.dataset} {params.manifest} "
-        "--out {output} > {log} 2>&1"
+        "--out {output.npz} > {log} 2>&1"

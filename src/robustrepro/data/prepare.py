@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from robustrepro.data.download import fetch
-from robustrepro.data.prepared import Prepared, save_prepared
+from robustrepro.data.prepared import Prepared, check_writable, save_prepared
 from robustrepro.data.readers import read_dataset
 from robustrepro.data.registry import DatasetInfo, dataset_info
 from robustrepro.data.synthetic import make_synthetic
@@ -34,7 +34,11 @@ def load_dataset(dataset: str | DatasetInfo, root: str | Path | None, mirror: st
 
 def prepare(dataset: str | DatasetInfo, root: str | Path | None, out_path: str | Path, mirror: str | None = None,
             progress: bool = True) -> Prepared:
-    """`load_dataset`, then save it to out_path (.npz) for the runs; returns what was saved."""
+    """`load_dataset`, then save it to out_path (.npz) for the runs; returns what was saved.
+
+    Refuses, before any download, a file at out_path that the harness did not write.
+    """
+    check_writable(out_path)
     data = load_dataset(dataset, root, mirror=mirror, progress=progress)
     save_prepared(out_path, data)
     return data
