@@ -75,3 +75,11 @@ def test_coupled_axes_move_together_and_replace_the_axes_they_name():
     assert len(points) == 4
     assert {(c["noise.alpha"], r["epochs"]) for c, r in points} == {(0, 20), (50, 2)}
     assert len(group.points("paper", [0])) == 6
+
+
+@pytest.mark.parametrize("lookup, known", [("group", "alpha-grid"), ("target", "figure1")])
+def test_unknown_group_or_target_names_the_paper_and_the_choices(lookup, known):
+    paper = load("massive-noise")
+    assert getattr(paper, lookup)(known) is not None
+    with pytest.raises(UserError, match=rf"massive-noise.*{lookup}.*'nope'.*{known}"):
+        getattr(paper, lookup)("nope")

@@ -66,6 +66,13 @@ def test_comparison_carries_reported_and_reproduced():
     assert row["reproduced"] == pytest.approx(expected, abs=0.01)
     assert row["difference"] == pytest.approx(row["reproduced"] - 91.0)
     assert row["std"] > 0
+    # Which runs the number comes from, and how it was chosen among them.
+    assert row["group"] == "alpha-grid" and row["setting"] == "name=conv4, alpha=100"
+    assert row["selection"] == "best lr on validation, then mean over seeds"
+    # Two decimals, as the paper prints them; the difference is of the numbers shown.
+    for column in ("reproduced", "std", "difference"):
+        assert row[column] == round(row[column], 2)
+    assert list(table.columns)[:6] == ["target", "group", "method", "setting", "selection", "metric"]
 
 
 def test_comparison_says_when_a_setting_was_not_run():

@@ -11,6 +11,7 @@ import pytest
 from robustrepro.clusterings import check, cluster_id, vectors_id
 from robustrepro.errors import UserError
 from robustrepro.papers import load
+from robustrepro.report.comparison import claim_histories, claims, comparison, write_comparison
 from robustrepro.selection.clustering import cover_at_share
 from robustrepro.selection.extract import save_vectors
 from robustrepro.selection.setcover import load_set_cover, plain_greedy_set_cover
@@ -72,6 +73,60 @@ def test_cluster_command_writes_the_cover_and_what_it_found(tmp_path):
     no_snapshot = run_cli("extract", "--checkpoint", str(tmp_path / "gone.pt"), "--snapshot", "final", "--data", "x.npz",
                           "--view", "v.npz", "--kind", "features", "--out", str(tmp_path / "f.npy"))
     assert no_snapshot.returncode == 2 and "gone.final.pt" in no_snapshot.stderr and "snapshots" in no_snapshot.stderr
+
+
+def synthetic_results(paper, runs_root, scale="paper"):
+    """Every group's runs as collect would list them, with made-up metrics, and a history.csv for each run
+    under runs_root: acc@1 rises with the epoch, data covered is NaN in the first epoch (a warm-up)."""
+    rows = {}
+    for i, row in enumerate(paper.runs(scale, [0, 1])):
+        acc = 0.80 + 0.001 * (i % 50) + 0.0003 * row["coords"]["seed"]  # distinct, non-round numbers
+        metrics = {"test_acc1": acc, "test_acc5": 0.99, "data_covered": 0.7, "clusters": 100, "cluster_radius": 1.0}
+        rows.setdefault(row["group"], []).append(
+            {"group": row["group"], **row["coords"], "run_id": row["run_id"], **metrics})
+        history = pd.DataFrame({"epoch": [1, 2, 3], "test_acc1": [acc - 0.2, acc - 0.1, acc],
+                                "data_covered": [float("nan"), 0.5, 0.7]})
+        (runs_root / row["run_id"]).mkdir(parents=True, exist_ok=True)
+        history.to_csv(runs_root / row["run_id"] / "history.csv", index=False)
+    return {group: pd.DataFrame(r) for group, r in rows.items()}
+
+
+def test_comparison_rows_name_group_method_setting_and_selection(tmp_path):
+    paper = load("robust-clustering")
+    out = tmp_path / "results" / "paper" / paper.slug
+    results = synthetic_results(paper, tmp_path / "results" / "paper" / "runs")
+    write_comparison(paper, results, "paper", out)
+    table = pd.read_csv(out / "comparison.csv", keep_default_na=False, na_values=[""])
+    assert len(table) == len(paper.reported) and (table["n"] == 2).all()
+    assert table["setting"].notna().all() and set(table["selection"]) == {"mean over seeds"}
+    assert ((table["difference"] * 100).round(6) % 1 == 0).all()  # two decimals at most
+    # Tables 2-3 report acc@5 for every row but the 39.7K one.
+    acc5 = table[table["metric"] == "test_acc5"].set_index("method")["reported"]
+    assert acc5.loc[["No clustering", "Grad@FC", "FC@stable", "FC@all", "SM@stable", "SM@all"]].tolist() == \
+        [99.81, 99.74, 99.83, 99.80, 99.80, 99.77]
+    # Table 5 and 8 rows differ by group and method, not by a note.
+    for target, methods in (("table5", 4), ("table8", 2)):
+        rows = table[table["target"] == target]
+        assert rows["method"].nunique() == rows["group"].nunique() == methods
+        assert not rows.duplicated(["group", "setting", "metric"]).any()
+    # The Figure 2 claim read the histories beside the group CSVs' runs.
+    claims = pd.read_csv(out / "claims.csv").set_index("claim")
+    assert list(claims.index) == [c.name for c in paper.claims]
+    assert "epoch 2:" in claims.loc["random-overtakes-fl", "evidence"]
+
+
+def test_groups_not_built_show_as_not_run_and_their_claims_as_not_checked(tmp_path):
+    paper = load("robust-clustering")
+    results = synthetic_results(paper, tmp_path / "runs")
+    built = {g: r for g, r in results.items() if g not in ("c10-random", "c10-pretrain")}
+    table = comparison(paper, built, "paper")
+    unbuilt = table[table["group"] == "c10-pretrain"]
+    assert len(unbuilt) == 2 and (unbuilt["n"] == 0).all() and unbuilt["note"].str.contains("not run").all()
+    assert (table.loc[table["group"] != "c10-pretrain", "n"] == 2).all()
+    found = claims(paper, built, claim_histories(paper, built, "paper", tmp_path / "runs")).set_index("claim")
+    assert not found.loc["random-overtakes-fl", "holds"]
+    assert "not checked" in found.loc["random-overtakes-fl", "evidence"]
+    assert found.drop(index="random-overtakes-fl")["evidence"].str.contains("not checked").sum() == 0
 
 
 @pytest.mark.slow

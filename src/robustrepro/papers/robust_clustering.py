@@ -25,6 +25,32 @@ Choices where the paper is silent or its numbers do not carry over, each stated 
   Weighted 89.47; noise 0.4: Full 89.26, FL Weighted 91.42).
 - Smaller scales keep every ratio of the schedule (milestones, warm-up, decay epoch) and of the
   clustering (shares), on fewer examples and epochs; quick FashionMNIST trains LeNet (see _sizes).
+
+Where this harness reads the seed's text one way among others:
+- 6.1 names only batch 32, SGD, lr 0.1 "decreasing by 0.3 at epoch 60, 90, 120, 160" and 200
+  epochs. Its runs here borrow 6.2's momentum 0.9, weight decay 2e-4 and pad-4 crop and flip
+  augmentation, which 6.1 does not state.
+- "decreasing by 0.3" is read as multiplying the lr by 0.3 at each milestone (0.1, 0.03, 0.009,
+  0.0027, 0.00081); subtracting 0.3 would make it negative, and "by 30 %" (times 0.7) is the other
+  reading.
+- 6.2's "initial learning rate of 0.1, then decay by 0.01 at the 120th epoch and again at the
+  160th" is read as lr 0.1, then 0.01, then 0.001 (times 0.1 twice), not as multiplying by 0.01
+  (0.001, then 1e-5).
+- Table 5's caption says "Top-1 validation error", but its header says "Top1 Acc" and higher is
+  better in the text; it is read as test accuracy (6.2 holds no validation split out).
+- The robust radius is 0.5 in the unit feature space above, a choice of this harness, not the
+  paper's r = 2.0 (unit vectors lie at most 2 apart, so every same-label point would fall in every
+  ball and all points of a label would weigh alike); Figure 4 sweeps 0.2 to 0.65 around it.
+- Figure 2's random baseline gets no warm-up: the fixed_subset sampler (robustrepro.training.samplers)
+  trains on its subset from epoch 1 and has no warm-up option, while facility location trains its
+  first 5 epochs (of 200) on the full data. Giving the baseline the same warm-up means a full-data
+  SubsetSampler for the first epochs and a steps_per_epoch that changes after them, as
+  FacilityLocationSampler has, in that training module rather than in this spec. The paper does not
+  say whether its baseline, "trained with a fixed ratio of data points sampled at the beginning of
+  training", had one. So facility location enters its early epochs with 5 full-data epochs (at the
+  paper scale; _at(5, scale) below it) of updates the baseline lacks, which favours it in the
+  "leads early" half of the random-overtakes-fl claim; the claim's early window therefore starts
+  only after the warm-up.
 """
 
 from __future__ import annotations
@@ -436,13 +462,19 @@ def _acc(results: dict, group: str, key: str) -> pd.Series:
     return results[group].groupby(key)["test_acc1"].mean() * 100
 
 
-def _beats_full(prefix: str, noises: list[float]):
+def _beat_full(prefix: str, schemes: list[str], noises: list[float]):
+    """Each of `schemes` beats Full at every noise level of `noises` that was run, and the last of
+    them (FL Weighted) beats every other scheme compared. Levels not run at a scale are named, not
+    checked (smoke runs noise 0.4 only)."""
     def check(results):
-        full, flw = _acc(results, f"{prefix}-full", NOISE), _acc(results, f"{prefix}-flw", NOISE)
-        shared = [n for n in noises if n in full.index and n in flw.index]
-        holds = bool(shared) and all(flw[n] > full[n] for n in shared)
-        return holds, "; ".join(f"noise {n}: FL Weighted {flw[n]:.2f} vs Full {full[n]:.2f}" for n in shared) or \
-            "no noise level of the claim was run at this scale"
+        acc = {s: _acc(results, f"{prefix}-{s}", NOISE) for s in ["full", *schemes]}
+        run = [n for n in noises if all(n in a.index for a in acc.values())]
+        best = schemes[-1]
+        holds = bool(run) and all(acc[s][n] > acc["full"][n] for s in schemes for n in run) and \
+            all(acc[best][n] > max(a[n] for s, a in acc.items() if s != best) for n in run)
+        parts = [f"noise {n}: " + ", ".join(f"{SCHEMES[s][0]} {a[n]:.2f}" for s, a in acc.items()) for n in run]
+        parts += [f"noise {n} not run at this scale" for n in noises if n not in run]
+        return holds, "; ".join(parts)
     return check
 
 
@@ -454,37 +486,72 @@ def _degrades(group: str):
     return check
 
 
+# The first selection alone covers about the ratio, so "covers more than the ratio" needs a margin
+# to say anything; Tables 4 and 7 show 10 to 20 points more at every ratio below 100 %.
+COVERED_MARGIN = 0.05
+
+
 def _covered_above_ratio(group: str):
     def check(results):
         covered = results[group].groupby(RATIO)["data_covered"].mean()
-        holds = bool(all(covered[r] >= r - 1e-9 for r in covered.index))
-        return holds, "; ".join(f"ratio {r:.0%}: covered {c:.0%}" for r, c in covered.items())
+        below = covered[covered.index < 1 - 1e-9]  # at ratio 1.0 everything is covered from the start
+        holds = bool(len(below)) and bool((below >= below.index + COVERED_MARGIN - 1e-9).all())
+        return holds, "; ".join(f"ratio {r:.0%}: covered {c:.1%}" for r, c in below.items()) or \
+            "no ratio below 100 % was run at this scale"
     return check
+
+
+EIGHTY_GAP = 2.0  # points of acc@1 that 80 % may lose to 100 % (the paper: 1.32 on CIFAR-10, 1.67 on FashionMNIST)
 
 
 def _eighty_competitive(group: str):
     def check(results):
         acc = _acc(results, group, RATIO)
-        gap = acc[1.0] - acc[0.8] if 0.8 in acc.index and 1.0 in acc.index else float("nan")
-        return bool(gap <= 2.0), f"acc@1 at 100 %: {acc.get(1.0, float('nan')):.2f}, at 80 %: " \
-                                 f"{acc.get(0.8, float('nan')):.2f} (the check allows at most 2 points less)"
+        if 0.8 not in acc.index or 1.0 not in acc.index:
+            return False, "ratio 80 % or 100 % not run at this scale"
+        return bool(acc[1.0] - acc[0.8] <= EIGHTY_GAP), f"acc@1 at 100 %: {acc[1.0]:.2f}, at 80 %: {acc[0.8]:.2f}"
     return check
 
 
-def _softmax_beats_fc(results):
+TABLE3_GRADIENTS = ["FC@stable", "FC@all", "SM@stable", "SM@all"]
+
+
+def _softmax_stable_best(results):
+    """Table 3: "gradients from the softmax layer using checkpoints starting from 100 epochs gives the
+    best test set accuracy". Its four gradient rows are compared; the 39.7K row (SM@stable with fewer
+    clusters) is left out: it is there to set softmax gradients against features at about 39K clusters."""
     runs = results["c10-setcover-grad"]
-    stable = runs[~runs[CKPT].astype(str).str.contains("final")]
-    by_space = stable.groupby(SPACE)["test_acc1"].mean() * 100
-    holds = bool(by_space.get("grad_softmax", 0) > by_space.get("grad_fc", 100))
-    return holds, "mean acc@1 over the checkpoint sets: " + ", ".join(f"{k} {v:.2f}" for k, v in by_space.items())
+    acc = {label: runs[_gradient(label)[2](runs)]["test_acc1"].mean() * 100 for label in TABLE3_GRADIENTS}
+    run = {label: a for label, a in acc.items() if pd.notna(a)}  # NaN: that row was not run at this scale
+    others = [a for k, a in run.items() if k != "SM@stable"]
+    holds = "SM@stable" in run and bool(others) and all(run["SM@stable"] > a for a in others)
+    return bool(holds), "acc@1: " + ", ".join(f"{k} {a:.2f}" if pd.notna(a) else f"{k} not run" for k, a in acc.items())
 
 
-def _random_overtakes(results):
-    """Figure 2: facility location leads at the start but "is soon surpassed by the random baseline"."""
-    fl = results["c10-facility"]
-    fl = fl[(fl[RATIO] - 0.4).abs() < 1e-9]["test_acc1"].mean() * 100
-    rand = results["c10-random"]["test_acc1"].mean() * 100
-    return bool(rand > fl), f"final test acc@1: random 40 % {rand:.2f} vs facility location 40 % {fl:.2f}"
+def _random_overtakes(results, histories):
+    """Figure 2: facility location "has better performance at the very beginning, but is soon surpassed
+    by the random baseline". Early is the first tenth of the epochs from FL's first epoch on its own
+    selection (the first with data_covered); the end is the runs' final accuracy."""
+    def at_40(runs):
+        return runs[(runs[RATIO] - 0.4).abs() < 1e-9]
+
+    fl_history, rand_history = at_40(histories["c10-facility"]), histories["c10-random"]
+    selecting = fl_history.loc[fl_history["data_covered"].notna(), "epoch"]
+    if selecting.empty:
+        return False, "facility location 40 % never trained on a selection of its own"
+    start = int(selecting.min())
+    early = range(start, start + max(1, round(fl_history["epoch"].max() / 10)))
+
+    def early_acc(history):
+        return history.loc[history["epoch"].isin(early), "test_acc1"].mean() * 100
+
+    fl_early, rand_early = early_acc(fl_history), early_acc(rand_history)
+    fl_end = at_40(results["c10-facility"])["test_acc1"].mean() * 100
+    rand_end = results["c10-random"]["test_acc1"].mean() * 100
+    holds = bool(fl_early > rand_early and rand_end > fl_end)
+    span = f"epoch {early.start}" if len(early) == 1 else f"epochs {early.start}-{early.stop - 1}"
+    return holds, (f"{span}: facility location 40 % {fl_early:.2f} vs random 40 % {rand_early:.2f}; "
+                   f"final: facility location {fl_end:.2f} vs random {rand_end:.2f}")
 
 
 PAPER = Paper(
@@ -521,40 +588,48 @@ PAPER = Paper(
     reported=(
         *(Reported("table1", "c10-setcover", {SHARE: share(n, CIFAR)}, metric, value, note=f"r={r}")
           for r, n in CIFAR_CLUSTERS.items() for metric, value in zip(("test_acc1", "test_acc5"), T1_ACC[r])),
-        Reported("table2", "c10-pretrain", {}, "test_acc1", NO_CLUSTERING[1], note="No clustering"),
+        *(Reported("table2", "c10-pretrain", {}, metric, value, method="No clustering")
+          for metric, value in zip(("test_acc1", "test_acc5"), NO_CLUSTERING[1:])),
         *(Reported("table2" if label == "Grad@FC" else "table3", "c10-setcover-grad",
-                   {SPACE: space, SHARE: share(n, CIFAR)}, "test_acc1", acc1, note=label)
-          for label, (space, _, n, acc1, _) in GRAD_ROWS.items()),
+                   {SPACE: space, SHARE: share(n, CIFAR)}, metric, value, method=label)
+          for label, (space, _, n, acc1, acc5) in GRAD_ROWS.items()
+          for metric, value in (("test_acc1", acc1), ("test_acc5", acc5)) if value is not None),
         *(Reported("table4", "c10-facility", {RATIO: r}, metric, value)
           for r, (covered, acc) in T4.items() for metric, value in (("data_covered", covered), ("test_acc1", acc))),
-        *(Reported("table5", f"c10-{key}", {NOISE: noise}, "test_acc1", T5[(label, noise)], note=label)
+        *(Reported("table5", f"c10-{key}", {NOISE: noise}, "test_acc1", T5[(label, noise)], method=label)
           for key, (label, _) in SCHEMES.items() for noise in (0.2, 0.4)),
         *(Reported("table6", "fm-setcover", {SHARE: share(n, FMNIST)}, "test_acc1", T6_ACC[r], note=f"r={r}")
           for r, n in FMNIST_CLUSTERS.items()),
         *(Reported("table7", "fm-facility", {RATIO: r}, metric, value)
           for r, (covered, acc) in T7.items() for metric, value in (("data_covered", covered), ("test_acc1", acc))),
         *(Reported("table8", f"fm-{key}", {NOISE: noise}, "test_acc1", T8[(SCHEMES[key][0], noise)],
-                   note=f"{SCHEMES[key][0]} (Table 8 read as columns; the seed's text garbles it)")
+                   method=SCHEMES[key][0], note="Table 8 read as columns; the seed's text garbles it")
           for key in ("full", "flw") for noise in (0.2, 0.4)),
     ),
     claims=(
-        Claim("fl-weighted-beats-full-cifar", "On CIFAR-10 at noise 0.4, FL Weighted beats Full (Table 5)",
-              _beats_full("c10", [0.4])),
+        Claim("schemes-beat-full-cifar", "On CIFAR-10 at noise 0.2 and 0.4, FL only, Weighted only and FL Weighted "
+              "each beat Full, and FL Weighted is the highest of the four (Table 5)",
+              _beat_full("c10", ["fl", "weighted", "flw"], [0.2, 0.4])),
         Claim("fl-weighted-beats-full-fmnist", "On FashionMNIST, FL Weighted beats Full at noise 0.2 and 0.4 (Table 8)",
-              _beats_full("fm", [0.2, 0.4])),
+              _beat_full("fm", ["flw"], [0.2, 0.4])),
         Claim("fewer-clusters-lower-accuracy-cifar", "Accuracy degrades as the clusters shrink (Table 1)",
               _degrades("c10-setcover")),
         Claim("fewer-clusters-lower-accuracy-fmnist", "Accuracy degrades as the clusters shrink (Table 6)",
               _degrades("fm-setcover")),
-        Claim("softmax-beats-fc", "Softmax-layer gradients cluster better than last-FC-layer gradients (Tables 2-3)",
-              _softmax_beats_fc),
-        Claim("covered-exceeds-ratio-cifar", "Re-selecting every epoch covers more data than the ratio (Table 4)",
-              _covered_above_ratio("c10-facility")),
-        Claim("covered-exceeds-ratio-fmnist", "Re-selecting every epoch covers more data than the ratio (Table 7)",
-              _covered_above_ratio("fm-facility")),
-        Claim("eighty-percent-competitive-fmnist", "Facility location on 80 % of FashionMNIST is competitive with 100 % "
-              "(Table 7: within 2 points)", _eighty_competitive("fm-facility")),
-        Claim("random-overtakes-fl", "A fixed random 40 % ends above facility location 40 %, which leads only at "
-              "the start (Figure 2)", _random_overtakes),
+        Claim("softmax-stable-best", "Softmax-layer gradients at the stable checkpoints (SM@stable) give the best "
+              "accuracy of Table 3's gradient clusterings (FC@stable, FC@all, SM@stable, SM@all)",
+              _softmax_stable_best),
+        *(Claim(f"covered-exceeds-ratio-{name}", f"Re-selecting every epoch covers at least {COVERED_MARGIN * 100:g} "
+                f"percentage points more of the data than the ratio, at every ratio below 100 % (Table {table})",
+                _covered_above_ratio(group))
+          for name, table, group in (("cifar", 4, "c10-facility"), ("fmnist", 7, "fm-facility"))),
+        *(Claim(f"eighty-percent-competitive-{name}", f"Facility location on 80 % of {dataset} is competitive with "
+                f"100 % (Table {table}; the check allows at most {EIGHTY_GAP:g} points less acc@1)",
+                _eighty_competitive(group))
+          for name, dataset, table, group in (("cifar", "CIFAR-10", 4, "c10-facility"),
+                                              ("fmnist", "FashionMNIST", 7, "fm-facility"))),
+        Claim("random-overtakes-fl", "Facility location 40 % leads a fixed random 40 % over the first tenth of the "
+              "epochs after its warm-up, and the random 40 % ends above it (Figure 2)", _random_overtakes,
+              histories=("c10-facility", "c10-random")),
     ),
 )

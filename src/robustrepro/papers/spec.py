@@ -14,6 +14,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Callable
 
+from robustrepro.errors import unknown_choice
 from robustrepro.runs import resolve, run_id
 from robustrepro.scales import SCALES, at_scale
 
@@ -102,15 +103,31 @@ class Reported:
     value: float
     note: str = ""
     select: str = "mean"  # "mean" over seeds at `where`, or "best:<axis>" (best over that axis first)
+    method: str = ""  # the paper's row or scheme label, where a table compares methods ("FL only")
 
 
 @dataclass(frozen=True)
 class Claim:
-    """A qualitative finding, checked on the reproduced numbers: check(results) -> (holds, evidence)."""
+    """A qualitative finding, checked on the reproduced numbers: check(results) -> (holds, evidence).
+
+    `results` maps each group to its collected runs (robustrepro.report.results.collect). A claim
+    about the course of training names the groups whose per-epoch histories it reads in
+    `histories`; its check is then called as check(results, histories), with histories mapping
+    those groups to their stacked history.csv files (robustrepro.report.results.histories).
+    """
 
     name: str
     statement: str
     check: Callable
+    histories: tuple[str, ...] = ()
+
+    def evaluate(self, results: dict, histories: dict | None = None) -> tuple[bool, str]:
+        if not self.histories:
+            return self.check(results)
+        missing = [g for g in self.histories if histories is None or g not in histories]
+        if missing:
+            raise ValueError(f"claim {self.name} reads the histories of {', '.join(missing)}; none were given")
+        return self.check(results, {g: histories[g] for g in self.histories})
 
 
 @dataclass(frozen=True)
@@ -124,10 +141,16 @@ class Paper:
     claims: tuple[Claim, ...] = ()
 
     def group(self, name: str) -> RunGroup:
-        return next(g for g in self.groups if g.name == name)
+        for group in self.groups:
+            if group.name == name:
+                return group
+        raise unknown_choice(f"paper {self.slug}: run group", name, [g.name for g in self.groups])
 
     def target(self, name: str) -> Target:
-        return next(t for t in self.targets if t.name == name)
+        for target in self.targets:
+            if target.name == name:
+                return target
+        raise unknown_choice(f"paper {self.slug}: target", name, [t.name for t in self.targets])
 
     def runs(self, scale: str, seeds: list[int]) -> list[dict]:
         """One row per (group, grid point, seed): group, coordinates, run id and the resolved run."""
@@ -145,6 +168,10 @@ class Paper:
             assert set(t.groups) <= known, f"{self.slug}.{t.name}: unknown group in {t.groups}"
         for r in self.reported:
             assert r.group in known and r.target in names, f"{self.slug}: reported value for unknown {r}"
+        claim_names = [c.name for c in self.claims]
+        assert len(set(claim_names)) == len(claim_names), f"{self.slug}: duplicate claim names"
+        for c in self.claims:
+            assert set(c.histories) <= known, f"{self.slug}.{c.name}: histories of unknown groups {c.histories}"
         for scale in SCALES:
             for g in self.groups:
                 for _, run in g.points(scale, [0]):
