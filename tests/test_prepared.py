@@ -2,6 +2,7 @@
 loaded; a damaged one is named and rebuilt by the next workflow run; a file the harness did not
 write is never overwritten, by the workflow or by the prepare command."""
 
+import json
 import subprocess
 import sys
 
@@ -12,6 +13,7 @@ from conftest import smoke_config, snakemake
 from robustrepro.data import load_prepared, prepare
 from robustrepro.data.prepared import record_path, vet_prepared
 from robustrepro.errors import UserError
+from robustrepro.files import file_digest
 
 DATASET = "synthetic-mnist"
 
@@ -71,20 +73,48 @@ def test_damaged_bytes_are_one_line_naming_the_file_and_the_next_run_rebuilds_it
     _assert_same(load_prepared(target), original)
 
 
-@pytest.mark.parametrize("how", ["record lost", "older format"])
-def test_harness_file_without_a_record_is_refused_when_loaded_and_rebuilt(tmp_path, how):
-    target = _build(tmp_path)
+def _drop_record(target, how):
+    """A file of the harness without its record: a kill between the two writes, or an older robustrepro's."""
     original = load_prepared(target)
-    record_path(target).unlink()  # a kill between writing the npz and its record
+    record_path(target).unlink()
     if how == "older format":  # what save_prepared wrote before records: the same arrays, no marker
         np.savez(target, name=np.array(original.name), train_x=original.train_x, train_y=original.train_y,
                  test_x=original.test_x, test_y=original.test_y, classes=np.array(original.classes))
-    with pytest.raises(UserError, match=f"{target} has no record {target.name}.json beside it.*rebuild"):
+    return original
+
+
+@pytest.mark.parametrize("how", ["record lost", "older format"])
+def test_harness_file_without_a_record_is_kept_and_recorded_when_it_loads(tmp_path, how):
+    target = _build(tmp_path)
+    original = _drop_record(target, how)
+    before = target.stat().st_mtime_ns
+
+    # Not rebuilt: a newer prepared file would make Snakemake redo every view and run made from it.
+    proc = snakemake(tmp_path, smoke_config(tmp_path), str(target))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert target.stat().st_mtime_ns == before and not record_path(target).exists()
+
+    _assert_same(load_prepared(target), original)
+    record = json.loads(record_path(target).read_text())
+    assert (record["size"], record["sha256"]) == (target.stat().st_size, file_digest(target))
+
+
+def test_harness_file_without_a_record_that_fails_to_read_is_moved_aside_and_rebuilt(tmp_path):
+    target = _build(tmp_path)
+    original = _drop_record(target, "record lost")
+    raw = bytearray(target.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF  # inside train_x: only its zip CRC-32 tells
+    target.write_bytes(raw)
+
+    with pytest.raises(UserError) as err:
         load_prepared(target)
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith(f"prepared dataset {target} is damaged (BadZipFile: Bad CRC-32 for file 'train_x.npy')")
+    assert not target.exists() and not record_path(target).exists()
 
     proc = snakemake(tmp_path, smoke_config(tmp_path), str(target))
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert record_path(target).is_file()
     _assert_same(load_prepared(target), original)
 
 

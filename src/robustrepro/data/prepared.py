@@ -6,7 +6,10 @@ the record marks the file as the harness's own (the prepared folder may be a use
 and a file the harness did not write is never overwritten), and lets a damaged file be
 found, named and rebuilt instead of failing deep inside numpy. Checking ownership and size
 costs a stat and a small JSON read, so the workflow does it at parse time; the full digest
-is checked when the file is loaded.
+is checked when the file is loaded. A file of the harness without a record (written by an
+older robustrepro, or a kill between the npz and its record) is recorded when it next loads
+cleanly, rather than rebuilt: a rebuilt file is newer than every view and run made from it,
+and Snakemake would redo them all.
 """
 
 from __future__ import annotations
@@ -60,21 +63,17 @@ def save_prepared(path: str | Path, data: Prepared) -> None:
     check_writable(path)
     record = record_path(path)
     # Serialised and hashed in memory first, so that the npz and its record land within
-    # microseconds of each other: a workflow parsed meanwhile (another cluster job) finds an
-    # npz without a record only in that instant, and a kill leaves at worst an npz without a
-    # record (rebuilt by the workflow), never a record vouching for other bytes.
+    # microseconds of each other; a kill leaves at worst an npz without a record (recorded
+    # when it next loads), never a record vouching for other bytes.
     buffer = io.BytesIO()
     np.savez(buffer, **{_MARKER: np.array(FORMAT)}, name=np.array(data.name), train_x=data.train_x,
              train_y=data.train_y, test_x=data.test_x, test_y=data.test_y, classes=np.array(data.classes))
     raw = buffer.getbuffer()
-    meta = {"format": FORMAT, "file": path.name, "size": len(raw), "sha256": hashlib.sha256(raw).hexdigest(),
-            "dataset": data.name, "train": len(data.train_y), "test": len(data.test_y), "shape": list(data.shape),
-            "classes": data.num_classes}
     with atomic_open(path) as f:
         f.write(raw)
         f.flush()
         record.unlink(missing_ok=True)  # the old record must not outlive the old npz
-    atomic_write_text(record, json.dumps(meta) + "\n")
+    _write_record(path, len(raw), hashlib.sha256(raw).hexdigest(), data)
 
 
 def load_prepared(path: str | Path) -> Prepared:
@@ -82,25 +81,29 @@ def load_prepared(path: str | Path) -> Prepared:
     if not path.is_file():
         raise UserError(f"prepared dataset {path} is missing; build it with the workflow's prepare rule")
     record = _read_record(path)
-    if record is None:
-        raise UserError(f"prepared dataset {path} has no record {record_path(path).name} beside it (written by an "
-                        "older robustrepro, or its writing was interrupted): run the workflow again to rebuild it")
-    if path.stat().st_size != record.get("size") or file_digest(path) != record.get("sha256"):
-        if _npz_is_ours(path) is False:
+    if record is None and not _npz_is_ours(path):
+        raise UserError(f"{path} is no prepared dataset of robustrepro (it has no record {record_path(path).name} "
+                        "and lacks the harness's arrays): build it with the workflow's prepare rule")
+    size = path.stat().st_size
+    digest = file_digest(path)
+    if record is not None and (size != record.get("size") or digest != record.get("sha256")):
+        if _npz_is_ours(path) is False:  # a user's npz copied over the harness's, its record left behind
             raise UserError(_foreign(path))
-        aside = _set_aside(path)
-        raise UserError(f"prepared dataset {path} is damaged (its size or sha256 differs from those recorded in "
-                        f"{record_path(path).name} when it was written): moved it aside to {aside.name}; run the "
-                        "workflow again to rebuild it")
+        raise _damaged(path, f"its size or sha256 differs from those in {record_path(path).name}, written with it")
     try:
+        # Reading every array also checks each one's zip CRC-32: what vouches for an unrecorded file.
         with np.load(path) as z:
-            return Prepared(name=str(z["name"]), train_x=z["train_x"], train_y=z["train_y"].astype(np.int64),
+            data = Prepared(name=str(z["name"]), train_x=z["train_x"], train_y=z["train_y"].astype(np.int64),
                             test_x=z["test_x"], test_y=z["test_y"].astype(np.int64),
                             classes=tuple(str(c) for c in z["classes"]))
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-        # Bytes as written, yet unreadable: the writer was wrong, so rebuilding is the fix too.
-        raise UserError(f"prepared dataset {path} cannot be read ({type(exc).__name__}: {exc}); delete it and "
-                        "run the workflow again to rebuild it") from exc
+        raise _damaged(path, f"{type(exc).__name__}: {exc}") from exc
+    if record is None:
+        try:
+            _write_record(path, size, digest, data)
+        except OSError:
+            pass  # a read-only folder: the file stays unrecorded, checked by its CRCs on each load
+    return data
 
 
 def check_writable(path: str | Path) -> None:
@@ -111,22 +114,15 @@ def check_writable(path: str | Path) -> None:
 def vet_prepared(path: str | Path) -> str | None:
     """The workflow's parse-time check of a prepared file it may write (before Snakemake deletes it).
 
-    UserError if the file there is not the harness's. One of its own that cannot be trusted goes,
-    so that the prepare rule rebuilds it, and the returned note says so: one whose size differs from
-    its record (truncated) is moved aside; one without a record (a kill between the two writes, or
-    an older robustrepro) is removed, its marker having shown it is the harness's.
+    UserError if the file there is not the harness's. One of its own whose size differs from its
+    record (truncated) is moved aside, so that the prepare rule rebuilds it; the returned note says so.
     """
     path = Path(path)
-    state = _state(path)
-    if state == "damaged":
-        aside = _set_aside(path)
-        return (f"prepared dataset {path} is damaged (its size differs from that in {record_path(path).name}): "
-                f"moved it aside to {aside.name}; the prepare rule rebuilds it")
-    if state == "unrecorded":
-        path.unlink(missing_ok=True)
-        return (f"prepared dataset {path} has no record {record_path(path).name} (written by an older robustrepro, "
-                "or its writing was interrupted): removed it; the prepare rule rebuilds it")
-    return None
+    if _state(path) != "damaged":
+        return None
+    why = f"its size differs from that in {record_path(path).name}"
+    aside = _set_aside(path, why)
+    return f"prepared dataset {path} is damaged ({why}): moved it aside to {aside.name}; the prepare rule rebuilds it"
 
 
 def _state(path: Path) -> str:
@@ -143,6 +139,13 @@ def _state(path: Path) -> str:
     if ours:
         return "unrecorded"
     raise UserError(_foreign(path))
+
+
+def _write_record(path: Path, size: int, digest: str, data: Prepared) -> None:
+    meta = {"format": FORMAT, "file": path.name, "size": size, "sha256": digest, "dataset": data.name,
+            "train": len(data.train_y), "test": len(data.test_y), "shape": list(data.shape),
+            "classes": data.num_classes}
+    atomic_write_text(record_path(path), json.dumps(meta) + "\n")
 
 
 def _read_record(path: Path) -> dict | None:
@@ -170,13 +173,22 @@ def _npz_is_ours(path: Path) -> bool | None:
     return f"{_MARKER}.npy" in names or names == _LEGACY_MEMBERS
 
 
-def _set_aside(path: Path) -> Path:
+def _damaged(path: Path, why: str) -> UserError:
+    return UserError(f"prepared dataset {path} is damaged ({why}): moved it aside to {_set_aside(path, why).name}; "
+                     "run the workflow again to rebuild it")
+
+
+def _set_aside(path: Path, why: str) -> Path:
+    """Move a damaged file of the harness out of the way, so that the workflow sees it missing."""
     # Renamed, not deleted: nothing is lost if the file turns out to matter to someone.
     aside = path.with_name(path.name + ".corrupt")
     try:
         os.replace(path, aside)
     except FileNotFoundError:
-        pass  # another job loading the same file moved it first
+        pass  # another job reading the same file moved it first
+    except OSError as exc:  # a read-only folder, say
+        raise UserError(f"prepared dataset {path} is damaged ({why}) and could not be moved aside "
+                        f"({exc.strerror}): delete it, then run the workflow again to rebuild it") from None
     return aside
 
 
