@@ -2,6 +2,8 @@
 
 import csv
 import json
+import logging
+import os
 
 import numpy as np
 import pytest
@@ -284,9 +286,14 @@ def test_tiny_run_writes_all_outputs_and_learns(toy_files, tmp_path):
     assert saved["test_acc1"] == metrics["test_acc1"] == float(rows[-1]["test_acc1"])
     assert saved["epochs_done"] == 4 and saved["best_epoch"] is None and saved["stopped_early"] is False
     provenance = saved["provenance"]
-    assert provenance["run"] == resolve(TINY_RUN) and {"python", "torch", "numpy", "robustrepro", "device"} <= set(provenance)
+    assert provenance["run"] == resolve(TINY_RUN)
+    assert set(provenance["data"]) == {"prepared", "view"} and set(provenance["code"]) == {"robustrepro", "source_sha256"}
+    [session] = provenance["sessions"]
+    assert {"python", "torch", "numpy", "robustrepro", "device", "threads", "host", "pid", "started",
+            "ended"} <= set(session)
+    assert session["pid"] == os.getpid() and (session["first_epoch"], session["last_epoch"]) == (1, 4)
     assert saved["run_id"].startswith("mnist-mlp1-") and saved["seed"] == 0 and saved["wall_time_s"] > 0
-    assert (tmp_path / "last.pt").exists() and not (tmp_path / "last.pt.part").exists()
+    assert (tmp_path / "last.pt").exists() and not list(tmp_path.glob("*.part"))
 
 
 def test_same_run_twice_gives_identical_numbers(toy_files, tmp_path):
@@ -330,12 +337,17 @@ def test_eval_every_leaves_test_columns_empty_between_evaluations(toy_files, tmp
     assert all(r["val_acc1"] != "" for r in rows)
 
 
-def test_checkpoint_of_another_config_is_refused_and_a_finished_one_is_reused(toy_files, tmp_path):
+def test_checkpoint_of_another_config_is_refused_and_a_finished_one_is_trained_again(toy_files, tmp_path, caplog):
     first = run_tiny(toy_files, tmp_path, epochs=1)
     with pytest.raises(UserError, match=r"last\.pt.*different run config.*optimizer.*delete it"):
         run_tiny(toy_files, tmp_path, epochs=1, optimizer={"name": "sgd", "lr": 0.5})
-    again = run_tiny(toy_files, tmp_path, epochs=1)
-    assert again["wall_time_s"] == first["wall_time_s"]  # nothing was retrained
+    # Snakemake runs a train job only when its outputs are missing or a rebuild is forced
+    # (-F deletes them first): a finished checkpoint must not stand in for the training.
+    with caplog.at_level(logging.INFO, logger="robustrepro"):
+        again = run_tiny(toy_files, tmp_path, epochs=1)
+    assert "its run finished (after epoch 1)" in caplog.text and "epoch 1: lr" in caplog.text
+    assert {k: v for k, v in again.items() if k not in ("wall_time_s", "provenance")} == \
+        {k: v for k, v in first.items() if k not in ("wall_time_s", "provenance")}
     (tmp_path / "last.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(UserError, match="cannot be read.*delete it"):
         run_tiny(toy_files, tmp_path, epochs=1)

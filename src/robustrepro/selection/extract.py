@@ -31,6 +31,8 @@ import torch
 from robustrepro.data.prepared import Prepared, load_prepared
 from robustrepro.errors import UserError, unknown_choice
 from robustrepro.files import atomic_write, atomic_write_text
+from robustrepro.runs import run_id
+from robustrepro.training.checkpoint import load_snapshot
 from robustrepro.training.device import pick_device
 from robustrepro.training.device_data import DeviceData
 from robustrepro.training.trainer import load_model_snapshot
@@ -88,6 +90,14 @@ def load_vectors(path: str | Path) -> tuple[np.ndarray, dict]:
     return np.load(path), json.loads(meta_path(path).read_text())
 
 
+def snapshot_record(path) -> dict:
+    """What the snapshot at `path` was trained from (its data digests and code), as it recorded it."""
+    state = load_snapshot(path)
+    provenance = state["provenance"] or {}
+    return {"path": str(path), "run_id": run_id(json.loads(state["run_json"])), "epoch": state["epoch"],
+            "data": provenance.get("data"), "code": provenance.get("code")}
+
+
 def extract_to_file(snapshot_paths, prepared_path, view_path, kind: str, out, device: str = "auto",
                     dtype: str = "float32", batch_size: int = 1024) -> np.ndarray:
     """extract_many on the files of a prepared dataset and a view; saves the vectors at `out` and returns them."""
@@ -97,6 +107,7 @@ def extract_to_file(snapshot_paths, prepared_path, view_path, kind: str, out, de
     checkpoints = [str(p) for p in snapshot_paths]
     meta = {"kind": kind, "checkpoints": checkpoints, "dims_per_checkpoint": array.shape[1] // len(checkpoints),
             "rows": "training view examples in order; gradients use their training (noisy) labels",
-            "distance": "squared L2 between rows = sum over checkpoints of the squared L2 distances"}
+            "distance": "squared L2 between rows = sum over checkpoints of the squared L2 distances",
+            "snapshots": [snapshot_record(p) for p in snapshot_paths]}
     save_vectors(out, array, meta)
     return array

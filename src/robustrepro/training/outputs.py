@@ -14,6 +14,7 @@ import torch
 
 import robustrepro
 from robustrepro.files import atomic_write_text
+from robustrepro.provenance import now, process_info
 
 
 def write_history(path: str | Path, rows: list[dict]) -> None:
@@ -44,5 +45,13 @@ def write_metrics(path: str | Path, metrics: dict) -> None:
 
 
 def versions() -> dict[str, str]:
-    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
+    # str(): torch.__version__ is a str subclass that a weights_only torch.load refuses
+    return {"python": platform.python_version(), "torch": str(torch.__version__), "numpy": np.__version__,
             "robustrepro": robustrepro.__version__}
+
+
+def new_session(device: str) -> dict:
+    """The record of one training process: where and with what it ran, and (filled in as it
+    goes) when and which epochs. A run resumed n times has n + 1 of them."""
+    return {**process_info(), "started": now(), "ended": None, "first_epoch": None, "last_epoch": None,
+            "device": device, "threads": torch.get_num_threads(), "platform": platform.platform(), **versions()}

@@ -1,7 +1,8 @@
 """The training loop, composed from the parts: device data, sampler, step, schedule, metrics.
 
-`train_run` is one whole run: build the parts, resume from the checkpoint if there is one,
-train epoch by epoch (checkpoint and history.csv after each), then write metrics.json.
+`train_run` is one whole run: take the run's lock, build the parts, resume from the checkpoint
+if it was computed from the same data and code and is not of a finished run, train epoch by
+epoch (checkpoint and history.csv after each), then write metrics.json.
 Beside the checkpoint it keeps model snapshots (see checkpoint.py): the epochs listed in the
 run's `snapshots`, the best epoch and the final weights; `load_model_snapshot` reads one back.
 Every random draw of an epoch comes from generators derived from (seed, epoch, purpose), so a
@@ -24,16 +25,18 @@ from tqdm import tqdm
 from robustrepro.data.prepared import Prepared, load_prepared
 from robustrepro.errors import UserError
 from robustrepro.models import build_model
+from robustrepro.provenance import code_fingerprint, input_digests, now
 from robustrepro.runs import canonical_json, resolve, run_id
 from robustrepro.training.checkpoint import (load_checkpoint, load_snapshot, save_checkpoint, save_snapshot,
-                                             snapshot_path)
+                                             snapshot_path, stale_because)
 from robustrepro.training.context import Batch, TrainContext
 from robustrepro.training.device import device_name, pick_device, set_threads
 from robustrepro.training.device_data import DeviceData
 from robustrepro.training.early_stopping import Tracker, build_early_stopping
 from robustrepro.training.metrics import build_metrics, evaluate
 from robustrepro.training.optim import build_optimizer
-from robustrepro.training.outputs import versions, write_history, write_metrics
+from robustrepro.training.lock import run_lock
+from robustrepro.training.outputs import new_session, write_history, write_metrics
 from robustrepro.training.samplers import SAMPLERS
 from robustrepro.training.schedules import Plan, build_schedule, set_hyperparameters
 from robustrepro.training.seeding import derive_seed
@@ -65,8 +68,9 @@ class Trainer:
     """One run's parts and progress. fit_epoch = start_epoch + train_steps + end_epoch."""
 
     def __init__(self, run: dict, prepared: Prepared, view: View, device: torch.device, compile: bool = False,
-                 clustering: str | None = None):
+                 clustering: str | None = None, inputs: dict | None = None):
         self.run = run
+        self.inputs = inputs or {"data": None, "code": None}  # what train_run digested (robustrepro.provenance)
         self.epochs = _integer("epochs", run["epochs"], 1)
         self.eval_every = _integer("eval_every", run["eval_every"], 1)
         seed = _integer("seed", run["seed"], 0)
@@ -112,6 +116,8 @@ class Trainer:
         self.stopped_early = False
         self.earlier_s = 0.0  # wall time of the sessions before a resume
         self.session_start = time.perf_counter()
+        self.sessions: list[dict] = []  # the earlier sessions that contributed epochs, from the checkpoint
+        self.session = new_session(device_name(device))
 
     @property
     def parts(self) -> list:
@@ -185,6 +191,9 @@ class Trainer:
         self.best.update(ctx.epoch, row)
         self.history.append(row)
         self.epoch = ctx.epoch
+        if self.session["first_epoch"] is None:
+            self.session["first_epoch"] = self.epoch
+        self.session.update(last_epoch=self.epoch, ended=now())
         return row
 
     def fit_epoch(self, progress: bool = False) -> dict:
@@ -199,8 +208,17 @@ class Trainer:
             self.train_steps(self.sampler.batches(self.ctx), bar)
         return self.end_epoch(lr)
 
+    def all_sessions(self) -> list[dict]:
+        """Every session that trained epochs of these weights, this one included once it has."""
+        mine = [dict(self.session)] if self.session["first_epoch"] is not None else []
+        return [dict(s) for s in self.sessions] + mine
+
+    def provenance(self) -> dict:
+        """What the current weights were computed from, and by which processes."""
+        return {"data": self.inputs["data"], "code": self.inputs["code"], "sessions": self.all_sessions()}
+
     def save_snapshot(self, checkpoint_path, tag: int | str) -> None:
-        save_snapshot(snapshot_path(checkpoint_path, tag), self.ctx.model, self.run, self.epoch)
+        save_snapshot(snapshot_path(checkpoint_path, tag), self.ctx.model, self.run, self.epoch, self.provenance())
 
     def save_epoch_snapshots(self, checkpoint_path) -> None:
         """The model copies the epoch just trained calls for: a listed epoch, a new best."""
@@ -217,7 +235,7 @@ class Trainer:
             "schedule": self.schedule.state_dict(), "sampler": self.sampler.state_dict(),
             "step": self.step.state_dict(), "metrics": [m.state_dict() for m in self.metrics],
             "early_stopping": None if self.stopper is None else self.stopper.state_dict(),
-            "best": self.best.state_dict(),
+            "best": self.best.state_dict(), "inputs": self.inputs, "sessions": self.all_sessions(),
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -237,6 +255,7 @@ class Trainer:
         self.history = list(state["history"])
         self.earlier_s = state["elapsed_s"]
         self.session_start = time.perf_counter()
+        self.sessions = [dict(s) for s in state.get("sessions", [])]
 
     def summary(self) -> dict:
         """metrics.json: the reported epoch's numbers (the best one under early stopping) and provenance."""
@@ -246,7 +265,7 @@ class Trainer:
             **{k: v for k, v in reported.items() if k != "time_s"}, **self.sampler.summary(),
             "epochs_done": self.epoch, "best_epoch": best, "stopped_early": self.stopped_early,
             "wall_time_s": self.history[-1]["time_s"], "run_id": run_id(self.run), "seed": self.ctx.seed,
-            "provenance": {"run": self.run, **versions(), "device": device_name(self.ctx.device)},
+            "provenance": {"run": self.run, **self.provenance()},
         }
 
 
@@ -285,33 +304,92 @@ def _describe(row: dict) -> str:
 
 def train_run(run: dict, prepared_path, view_path, out_dir, checkpoint_path, device: str = "auto",
               threads: int | None = None, progress: bool = True, compile: bool = False,
-              clustering: str | None = None) -> dict:
-    """Train one run (resuming from `checkpoint_path` when it exists); returns metrics.json's content."""
+              clustering: str | None = None, lock_timeout: float | None = None) -> dict:
+    """Train one run (resuming from `checkpoint_path` when it may); returns metrics.json's content.
+
+    Another process training the same run is waited for (see lock.py): forever, or at most
+    `lock_timeout` seconds.
+    """
     try:
         run = resolve(run)
     except KeyError as exc:
         raise UserError(exc.args[0]) from None
-    torch_device = pick_device(device)
     set_threads(threads)
-    state = load_checkpoint(checkpoint_path, run)  # a mismatched checkpoint fails before any loading
+    code = code_fingerprint()  # now, before any wait: the code this process imported at its start
+    checkpoint_path, out_dir = Path(checkpoint_path), Path(out_dir)
+    before = _file_state(checkpoint_path)
+    with run_lock(checkpoint_path, run_id(run), lock_timeout) as lock:
+        # Whether the checkpoint changed while we waited: then the holder wrote it, and a finished
+        # run it leaves is one this job asked for, not the leftover of a build that is being forced.
+        written_meanwhile = lock.waited and _file_state(checkpoint_path) != before
+        return _train_locked(run, prepared_path, view_path, out_dir, checkpoint_path, device, progress, compile,
+                             clustering, code, written_meanwhile)
+
+
+def _file_state(path: Path) -> tuple | None:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size  # a checkpoint is replaced by a rename: a new inode
+
+
+def _train_locked(run: dict, prepared_path, view_path, out_dir: Path, checkpoint_path: Path, device: str,
+                  progress: bool, compile: bool, clustering: str | None, code: dict, written_meanwhile: bool) -> dict:
+    rid = run_id(run)
+    torch_device = pick_device(device)
+    state = load_checkpoint(checkpoint_path, run)  # another run's checkpoint fails before any loading
     trainer = Trainer(run, load_prepared(prepared_path), load_view(view_path), torch_device, compile=compile,
                       clustering=clustering)
-    out_dir = Path(out_dir)
-    if state is not None:
+    # Digested once loaded, so that a missing or corrupt file gets its loader's message.
+    trainer.inputs = {"data": input_digests(prepared=prepared_path, view=view_path, clustering=clustering),
+                      "code": code}
+    stale = [] if state is None else stale_because(state, trainer.inputs)
+    if state is not None and not stale and (state["stopped_early"] or state["epoch"] >= trainer.epochs):
+        if written_meanwhile:
+            trainer.load_state_dict(state)
+            log.info("run %s: the process we waited for finished it; keeping its results", rid)
+            return _write_results(trainer, out_dir)
+        # Snakemake deletes a job's outputs before it runs it, so a job that finds its run
+        # finished was forced (--forcerun, -F) or lost its metrics.json: it must train again.
+        stale = [f"its run finished (after epoch {state['epoch']}) and its outputs are gone or a rebuild was forced"]
+    # A metrics.json here describes other weights than those this session is about to train.
+    (out_dir / "metrics.json").unlink(missing_ok=True)
+    if state is not None and not stale:
         trainer.load_state_dict(state)
-        log.info("run %s: resuming from %s after epoch %d", run_id(run), checkpoint_path, trainer.epoch)
+        log.info("run %s: resuming from %s after epoch %d", rid, checkpoint_path, trainer.epoch)
     else:
-        log.info("run %s: training %d epochs on %s", run_id(run), trainer.epochs, device_name(torch_device))
+        if state is not None:
+            log.info("run %s: not resuming %s, training from scratch: %s", rid, checkpoint_path, "; ".join(stale))
+        _remove_stale_outputs(trainer, checkpoint_path, out_dir)
+        log.info("run %s: training %d epochs on %s", rid, trainer.epochs, device_name(torch_device))
     while not trainer.finished:
         row = trainer.fit_epoch(progress)
         trainer.save_epoch_snapshots(checkpoint_path)  # before the checkpoint: a rerun of this epoch rewrites them
+        if trainer.finished:
+            # Results before the last checkpoint: a kill in between leaves the previous epoch's
+            # checkpoint, so the rerun trains one epoch again rather than the whole run.
+            trainer.save_snapshot(checkpoint_path, "final")
+            metrics = _write_results(trainer, out_dir)
+        else:
+            write_history(out_dir / "history.csv", trainer.history)
         save_checkpoint(checkpoint_path, trainer.state_dict())
-        write_history(out_dir / "history.csv", trainer.history)
         log.info("%s", _describe(row))
     if trainer.stopped_early:
         log.info("early stopping after epoch %d; reporting epoch %d", trainer.epoch, trainer.stopper.best_epoch)
-    trainer.save_snapshot(checkpoint_path, "final")
+    return metrics
+
+
+def _write_results(trainer: Trainer, out_dir: Path) -> dict:
     metrics = trainer.summary()
     write_history(out_dir / "history.csv", trainer.history)
     write_metrics(out_dir / "metrics.json", metrics)
     return metrics
+
+
+def _remove_stale_outputs(trainer: Trainer, checkpoint_path: Path, out_dir: Path) -> None:
+    """What an earlier training of this run left: a run stopped earlier this time would not overwrite it all,
+    and extraction must not read another training's snapshots."""
+    for tag in [*sorted(trainer.snapshots), "best", "final"]:
+        snapshot_path(checkpoint_path, tag).unlink(missing_ok=True)
+    (out_dir / "history.csv").unlink(missing_ok=True)
