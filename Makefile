@@ -27,5 +27,16 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/snakemake --lint
 
+# make clean SCALE=smoke removes that scale's results and checkpoints; plain `make clean` lists
+# every scale's and asks first (SCALE reaches the shell as an environment variable, never as text). Tracked files (results/README.md) and the data are never touched.
 clean:
-	rm -rf results/* .snakemake
+	@case "$${SCALE:-}" in \
+	  smoke|quick|paper) rm -rf -- "results/$$SCALE"; echo "removed results/$$SCALE" ;; \
+	  "") found=$$(ls -d results/smoke results/quick results/paper 2>/dev/null); \
+	      if [ -z "$$found" ]; then echo "no results to remove"; exit 0; fi; \
+	      echo "this removes every result and checkpoint of:" $$found; \
+	      read -r -p "remove them? [y/N] " answer || answer=; \
+	      if [ "$$answer" = y ] || [ "$$answer" = yes ]; then rm -rf -- $$found .snakemake; echo "removed"; \
+	      else echo "nothing removed (make clean SCALE=smoke|quick|paper removes one scale without asking)"; fi ;; \
+	  *) echo "make clean: SCALE=$$SCALE is no scale; use SCALE=smoke, quick or paper" >&2; exit 2 ;; \
+	esac

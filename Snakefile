@@ -2,12 +2,27 @@
 #   snakemake --cores all all                                  every target at config's scale
 #   snakemake --cores all results/smoke/massive-noise/figure1.pdf    one target
 #   snakemake --workflow-profile workflow/profiles/slurm all   on a SLURM cluster
+import sys
+from pathlib import Path
+
 from snakemake.utils import min_version
 
 min_version("9.0")
 
+# Parse with the checkout's own package, the same code its jobs run (rules/common.smk puts it
+# on their PYTHONPATH), never another installed copy of robustrepro.
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
-configfile: "config.yaml"
+from robustrepro import config as rr_config
+from robustrepro.errors import UserError
+
+# config.yaml of the working directory (else the project's), under --configfile and --config.
+# Loaded here rather than by `configfile:` so that a broken file gets one line naming its line.
+DEFAULT_CONFIG = "config.yaml" if Path("config.yaml").is_file() else str(Path(workflow.basedir) / "config.yaml")
+try:
+    config.update(rr_config.workflow_config(config, DEFAULT_CONFIG))
+except UserError as err:
+    sys.exit(f"robustrepro: {err}")
 
 
 include: "rules/common.smk"
@@ -25,3 +40,11 @@ rule all:
     default_target: True
     input:
         default_targets,
+
+
+onsuccess:
+    remind_skipped()
+
+
+onerror:
+    remind_skipped()

@@ -5,7 +5,7 @@
 
 rule cluster:
     input:
-        lambda wildcards: f"results/{wildcards.scale}/vectors/{CLUSTERS[wildcards.cluster_id]['vectors']}.npy",
+        one_line_errors(lambda wildcards: f"results/{wildcards.scale}/vectors/{lookup_cluster(wildcards)['vectors']}.npy"),
     output:
         cover="results/{scale}/clusters/{cluster_id}.npz",
         meta="results/{scale}/clusters/{cluster_id}.json",
@@ -19,11 +19,11 @@ rule cluster:
         mem_mb=16000,
         runtime=60,
     params:
-        fineness=lambda wildcards: " ".join(
-            f"--{key} {value}" for key, value in CLUSTERS[wildcards.cluster_id]["spec"].items()
-            if key in ("radius", "share")
-        ),
+        fineness=lambda wildcards: [
+            arg for key, value in CLUSTERS[wildcards.cluster_id]["spec"].items() if key in ("radius", "share")
+            for arg in (f"--{key}", str(value))
+        ],
         device=config["device"],
     shell:
-        "python -m robustrepro cluster --vectors {input} {params.fineness} --out {output.cover} "
-        "--device {params.device} --threads {threads} > {log} 2>&1"
+        "python -m robustrepro cluster --vectors {input:q} {params.fineness:q} --out {output.cover:q} "
+        "--device {params.device:q} --threads {threads} > {log:q} 2>&1"

@@ -1,21 +1,18 @@
-# Configuration check, the run registry and path helpers shared by every rule file.
+# The run registry and path helpers shared by every rule file (Snakefile loads and checks the config).
+import functools
 import json
 import sys
+from pathlib import Path
 
 from robustrepro import clusterings
 from robustrepro import config as rr_config
+from robustrepro import plan as rr_plan
 from robustrepro.data.registry import DATASETS
 from robustrepro.errors import UserError
 from robustrepro.jobenv import expose_package, visible_gpus
 from robustrepro.papers import all_papers
 from robustrepro.runs import view_id, view_spec
 from robustrepro.scales import SCALES
-
-try:
-    rr_config.validate(config)
-except UserError as err:
-    # One line naming the key and what is allowed, instead of a traceback.
-    sys.exit(f"robustrepro: {err}")
 
 expose_package(f"{workflow.basedir}/src")
 PREPARED = config["data"].get("prepared", "resources/prepared")
@@ -43,19 +40,28 @@ RUNS = {
     scale: {row["run_id"]: row["run"] for paper in PAPERS.values() for row in paper.runs(scale, SEEDS)}
     for scale in SCALES
 }
-VIEWS = {view_id(run): view_spec(run) for runs in RUNS.values() for run in runs.values()}
+
+
+@functools.cache
+def seed0_runs(scale):
+    return {row["run_id"]: row["run"] for paper in PAPERS.values() for row in paper.runs(scale, [0])}
+
 
 
 def _clustering_files():
     """Every set cover a run trains on and the vectors it clusters, by id (see robustrepro.clusterings)."""
     vectors, clusters = {}, {}
     for scale, runs in RUNS.items():
-        for rid, run in runs.items():
+        for rid, run in list(runs.items()):
             spec = run.get("clustering")
             if not spec:
                 continue
             clusterings.check(spec)
-            source = runs.get(spec["source"])
+            source = runs.get(spec["source"]) or seed0_runs(scale).get(spec["source"])
+            if source is not None and spec["source"] not in runs:
+                # A source run of a seed that is not configured (e.g. the seed-0 pretrained run
+                # when seeds=[1,2]) is still trained: every seed's set cover comes from it.
+                runs[spec["source"]] = source
             if source is None:
                 raise UserError(f"clustering.source of run {rid}: {spec['source']} is no run at scale {scale}; "
                                 "name a run of one of the paper's groups at the same scale")
@@ -70,26 +76,85 @@ def _clustering_files():
     return vectors, clusters
 
 
+def stop(message):
+    """End the workflow with one line. From an input function too: Snakemake prints the line as
+    it is while it builds the DAG, before any job has started, so no finished work is lost."""
+    sys.exit(f"robustrepro: {message}")
+
+
+def one_line_errors(func):
+    """An input function whose UserError (a bad target path) ends the workflow with one line."""
+
+    @functools.wraps(func)
+    def wrapped(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except UserError as err:
+            stop(err)
+
+    return wrapped
+
+
 try:
     VECTORS, CLUSTERS = _clustering_files()
 except UserError as err:
-    sys.exit(f"robustrepro: {err}")
+    stop(err)
+VIEWS = {view_id(run): view_spec(run) for runs in RUNS.values() for run in runs.values()}
 
 
+# Scales and papers match any slug, so that a mistyped one reaches the input functions below and
+# gets a message naming the choices, rather than Snakemake's "no rule to produce".
 wildcard_constraints:
-    scale="|".join(SCALES),
+    scale=r"[a-z0-9\-]+",
     dataset="|".join(DATASETS),
     run_id=r"[a-z0-9.\-]+",
     view_id=r"[a-z0-9.\-]+",
-    paper="|".join(PAPERS),
+    paper=r"[a-z0-9\-]+",
     group=r"[a-z0-9\-]+",
     vectors_id=r"[a-z0-9.\-]+",
     cluster_id=r"[a-z0-9.\-]+",
 
 
+def _choices(names):
+    return ", ".join(sorted(names))
+
+
+def lookup_scale(wildcards):
+    if wildcards.scale not in SCALES:
+        raise UserError(f"results/{wildcards.scale}: unknown scale '{wildcards.scale}'; scales: {', '.join(SCALES)}")
+    return wildcards.scale
+
+
+def lookup_paper(wildcards):
+    lookup_scale(wildcards)
+    if wildcards.paper not in PAPERS:
+        raise UserError(f"results/{wildcards.scale}/{wildcards.paper}: '{wildcards.paper}' is no paper; "
+                        f"papers: {_choices(PAPERS)}")
+    return PAPERS[wildcards.paper]
+
+
+def lookup_target(wildcards, kind):
+    paper = lookup_paper(wildcards)
+    targets = [t for t in paper.targets if t.kind == kind]
+    target = next((t for t in targets if t.name == wildcards.target), None)
+    if target is None:
+        listed = "; ".join(f"{t.name} ({' '.join(t.outputs())})" for t in paper.targets)
+        raise UserError(f"{paper.slug} has no {kind} '{wildcards.target}'; its targets: {listed}; "
+                        "and comparison (.tex .csv), claims (.csv .tex)")
+    return target
+
+
+def lookup_group(wildcards):
+    paper = lookup_paper(wildcards)
+    names = [g.name for g in paper.groups]
+    if wildcards.group not in names:
+        raise UserError(f"{paper.slug} has no run group '{wildcards.group}'; its groups: {_choices(names)}")
+    return paper.group(wildcards.group)
+
+
 def lookup_run(wildcards):
     try:
-        return RUNS[wildcards.scale][wildcards.run_id]
+        return RUNS[lookup_scale(wildcards)][wildcards.run_id]
     except KeyError:
         raise UserError(
             f"unknown run '{wildcards.run_id}' at scale {wildcards.scale}; "
@@ -97,6 +162,39 @@ def lookup_run(wildcards):
         ) from None
 
 
+def _lookup(table, kind, key, scale):
+    if key not in table or table[key].get("scale", scale) != scale:
+        raise UserError(f"unknown {kind} '{key}' at scale {scale}: no run of any paper uses it "
+                        f"(its id changes with its config: build a target, not an old path)")
+    return table[key]
+
+
+def lookup_view(wildcards):
+    lookup_scale(wildcards)
+    if wildcards.view_id not in VIEWS:
+        raise UserError(f"unknown view '{wildcards.view_id}': no run of any paper trains on it "
+                        "(its id changes with its config: build a target, not an old path)")
+    return VIEWS[wildcards.view_id]
+
+
+def lookup_vectors(wildcards):
+    return _lookup(VECTORS, "vectors", wildcards.vectors_id, lookup_scale(wildcards))
+
+
+def extract_inputs(wildcards):
+    vectors = lookup_vectors(wildcards)
+    return {
+        "source": metrics_path(wildcards.scale, vectors["spec"]["source"]),
+        "data": prepared_path(vectors["dataset"]),
+        "view": f"results/{wildcards.scale}/views/{vectors['view']}.npz",
+    }
+
+
+def lookup_cluster(wildcards):
+    return _lookup(CLUSTERS, "set cover", wildcards.cluster_id, lookup_scale(wildcards))
+
+
+@one_line_errors
 def clustering_of(wildcards):
     """The set cover a run's sampler reads, if its config has a `clustering`."""
     run = lookup_run(wildcards)
@@ -113,37 +211,141 @@ def metrics_path(scale, rid):
     return f"results/{scale}/runs/{rid}/metrics.json"
 
 
+# ---- what `all` builds: every target whose data can be had (robustrepro.plan) ----
+
+
+@functools.cache
+def data_availability(scale):
+    """Each dataset the runs at `scale` train on, with whether it can be had (probes a download URL once)."""
+    names = sorted({run["dataset"] for run in RUNS[scale].values()})
+    return {name: rr_plan.availability(DATASETS[name], config["data"], PREPARED) for name in names}
+
+
+def group_datasets(scale, paper, group):
+    return sorted({row["run"]["dataset"] for row in paper.runs(scale, SEEDS) if row["group"] == group})
+
+
+@functools.cache
+def buildable_groups(scale, slug):
+    """The run groups of a paper whose datasets can all be had, and why each other one cannot."""
+    paper, found = PAPERS[slug], data_availability(scale)
+    ready, missing = [], {}
+    for group in paper.groups:
+        absent = [d for d in group_datasets(scale, paper, group.name) if not found[d].ok]
+        if absent:
+            missing[group.name] = "; ".join(f"needs {d}: {found[d].how}; to get it: {found[d].fix}" for d in absent)
+        else:
+            ready.append(group.name)
+    return tuple(ready), missing
+
+
+def skipped_targets(scale, slug):
+    """Targets of a paper left out of `all` (and of the index's inputs), with why."""
+    ready, missing = buildable_groups(scale, slug)
+    return {t.name: next(missing[g] for g in t.groups if g in missing)
+            for t in PAPERS[slug].targets if not set(t.groups) <= set(ready)}
+
+
 def paper_outputs(scale, paper):
-    """Every file a paper's targets and comparison write at a scale."""
-    out = [f"results/{scale}/{paper.slug}/{t.name}{ext}" for t in paper.targets for ext in t.outputs()]
+    """Every file of a paper at a scale that can be built here: its targets whose data can be had,
+    and its comparison and claims (over the groups that can be built; the rest show as not run)."""
+    skipped = skipped_targets(scale, paper.slug)
+    out = [f"results/{scale}/{paper.slug}/{t.name}{ext}" for t in paper.targets if t.name not in skipped
+           for ext in t.outputs()]
     return out + [f"results/{scale}/{paper.slug}/{name}" for name in ("comparison.tex", "comparison.csv", "claims.csv")]
 
 
+def device_kind():
+    if config["device"] == "auto":
+        return "cuda" if visible_gpus() else "cpu"
+    return config["device"]
+
+
+def build_plan(scale):
+    """The plan `all` prints before anything runs (robustrepro.plan.format_plan)."""
+    plans, todo = [], []
+    for slug, paper in PAPERS.items():
+        ready, _ = buildable_groups(scale, slug)
+        rows = [r for r in paper.runs(scale, SEEDS) if r["group"] in ready]
+        ids = {r["run_id"]: r["run"] for r in rows}
+        waiting = {rid: run for rid, run in ids.items() if not Path(metrics_path(scale, rid)).is_file()}
+        todo += waiting.values()
+        datasets = sorted({r["run"]["dataset"] for r in paper.runs(scale, SEEDS)})
+        plans.append(rr_plan.PaperPlan(slug, len(ids), len(waiting), datasets, skipped_targets(scale, slug)))
+    device = device_kind()
+    factor, basis = rr_plan.calibration(rr_plan.finished_runs("results"), device)
+    jobs = max(1, workflow.cores // config["threads"]) if isinstance(workflow.cores, int) else 1
+    unique = list({json.dumps(run, sort_keys=True): run for run in todo}.values())
+    seconds = rr_plan.estimate_seconds(unique, device, factor, jobs)
+    estimate = (f"{rr_plan.describe_seconds(seconds)} for {len(unique)} run(s) on {device} with {jobs} job(s) at once "
+                f"({basis})")
+    return rr_plan.format_plan(scale, plans, data_availability(scale), estimate)
+
+
+ANNOUNCED = []
+
+
+@functools.cache
+def announce_plan(scale):
+    ANNOUNCED.append((scale,))
+    text = build_plan(scale)
+    print(text, file=sys.stderr)
+    return text
+
+
+def remind_skipped():
+    """At the end of a build of `all`: the targets left out for missing data, again."""
+    for scale in SCALES:
+        if any(call == (scale,) for call in ANNOUNCED) and all_skipped(scale):
+            lines = [f"  {name}: {why}" for name, why in all_skipped(scale).items()]
+            print(f"robustrepro: not built at {scale} scale (data missing; see results/{scale}/index.md):",
+                  *lines, sep="\n", file=sys.stderr)
+
+
+def all_skipped(scale):
+    return {f"{slug}/{target}": why for slug in PAPERS for target, why in skipped_targets(scale, slug).items()}
+
+
+@one_line_errors
 def default_targets(wildcards):
     scale = config["scale"]
+    announce_plan(scale)
+    skipped = all_skipped(scale)
+    if skipped and config.get("missing_data", "skip") == "fail":
+        raise UserError(f"missing_data is 'fail' and {len(skipped)} target(s) need data that cannot be had: "
+                        f"{', '.join(skipped)}; see the plan above for the fix, or set missing_data: skip")
     files = [f for paper in PAPERS.values() for f in paper_outputs(scale, paper)]
     return files + [f"results/{scale}/index.md"]
 
 
+@one_line_errors
 def group_run_files(wildcards):
     """metrics.json and history.csv of every run of one group of one paper."""
-    paper = PAPERS[wildcards.paper]
+    paper = lookup_paper(wildcards)
+    lookup_group(wildcards)
     rows = [r for r in paper.runs(wildcards.scale, SEEDS) if r["group"] == wildcards.group]
     return [f"results/{wildcards.scale}/runs/{r['run_id']}/{name}" for r in rows for name in ("metrics.json", "history.csv")]
 
 
-def target_groups(wildcards):
-    target = PAPERS[wildcards.paper].target(wildcards.target)
-    return [f"results/{wildcards.scale}/{wildcards.paper}/groups/{g}.csv" for g in target.groups]
+def target_groups(kind):
+    @one_line_errors
+    def groups(wildcards):
+        target = lookup_target(wildcards, kind)
+        return [f"results/{wildcards.scale}/{wildcards.paper}/groups/{g}.csv" for g in target.groups]
+
+    return groups
 
 
+@one_line_errors
 def paper_groups(wildcards):
-    paper = PAPERS[wildcards.paper]
-    return [f"results/{wildcards.scale}/{paper.slug}/groups/{g.name}.csv" for g in paper.groups]
+    """The group CSVs a paper's comparison reads: those of the groups whose data can be had."""
+    paper = lookup_paper(wildcards)
+    ready, _ = buildable_groups(wildcards.scale, paper.slug)
+    return [f"results/{wildcards.scale}/{paper.slug}/groups/{g}.csv" for g in ready]
 
 
 def caption_of(wildcards):
-    return PAPERS[wildcards.paper].target(wildcards.target).caption
+    return lookup_paper(wildcards).target(wildcards.target).caption
 
 
 # Software of every job when run with --use-conda (relative to rules/).
@@ -163,10 +365,12 @@ TRAIN_RUNTIME = {"smoke": 15, "quick": 60, "paper": 24 * 60}
 
 
 def fetch_args():
+    """The data options of `robustrepro fetch` as a list, so that each item gets quoted (`:q`)."""
     data = config["data"]
-    shared = " ".join(f"--shared-root {r}" for r in data.get("shared_roots", []))
-    mirror = f"--mirror {data['mirror']}" if data.get("mirror") else ""
-    return f"--root {data['root']} {shared} {mirror}"
+    args = ["--root", data["root"]]
+    for root in data.get("shared_roots", []):
+        args += ["--shared-root", root]
+    return args + (["--mirror", data["mirror"]] if data.get("mirror") else [])
 
 
 def manifest_of(wildcards):

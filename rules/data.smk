@@ -13,8 +13,8 @@ rule download:
         args=fetch_args(),
         progress="" if config.get("progress", True) else "--no-progress",
     shell:
-        "python -m robustrepro fetch --dataset {wildcards.dataset} {params.args} {params.progress} "
-        "--manifest {output} > {log} 2>&1"
+        "python -m robustrepro fetch --dataset {wildcards.dataset:q} {params.args:q} {params.progress} "
+        "--manifest {output:q} > {log:q} 2>&1"
 
 
 rule prepare:
@@ -32,7 +32,7 @@ rule prepare:
         mem_mb=4000,
         runtime=30,
     params:
-        manifest=lambda wildcards, input: f"--manifest {input[0]}" if input else "",
+        manifest=lambda wildcards, input: ["--manifest", input[0]] if input else [],
     shell:
-        "python -m robustrepro prepare --dataset {wildcards.dataset} {params.manifest} "
-        "--out {output.npz} > {log} 2>&1"
+        "python -m robustrepro prepare --dataset {wildcards.dataset:q} {params.manifest:q} "
+        "--out {output.npz:q} > {log:q} 2>&1"

@@ -4,9 +4,7 @@
 
 rule extract:
     input:
-        source=lambda wildcards: metrics_path(wildcards.scale, VECTORS[wildcards.vectors_id]["spec"]["source"]),
-        data=lambda wildcards: prepared_path(VECTORS[wildcards.vectors_id]["dataset"]),
-        view=lambda wildcards: f"results/{wildcards.scale}/views/{VECTORS[wildcards.vectors_id]['view']}.npz",
+        unpack(one_line_errors(extract_inputs)),
     output:
         vectors="results/{scale}/vectors/{vectors_id}.npy",
         meta="results/{scale}/vectors/{vectors_id}.json",
@@ -24,11 +22,12 @@ rule extract:
         checkpoint=lambda wildcards: (
             f"results/{wildcards.scale}/checkpoints/{VECTORS[wildcards.vectors_id]['spec']['source']}.pt"
         ),
-        snapshots=lambda wildcards: " ".join(
-            f"--snapshot {tag}" for tag in VECTORS[wildcards.vectors_id]["spec"]["checkpoints"]
-        ),
+        snapshots=lambda wildcards: [
+            arg for tag in VECTORS[wildcards.vectors_id]["spec"]["checkpoints"] for arg in ("--snapshot", str(tag))
+        ],
         kind=lambda wildcards: VECTORS[wildcards.vectors_id]["spec"]["space"],
         device=config["device"],
     shell:
-        "python -m robustrepro extract --checkpoint {params.checkpoint} {params.snapshots} --data {input.data} "
-        "--view {input.view} --kind {params.kind} --out {output.vectors} --device {params.device} --threads {threads} > {log} 2>&1"
+        "python -m robustrepro extract --checkpoint {params.checkpoint:q} {params.snapshots:q} --data {input.data:q} "
+        "--view {input.view:q} --kind {params.kind:q} --out {output.vectors:q} --device {params.device:q} "
+        "--threads {threads} > {log:q} 2>&1"

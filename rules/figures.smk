@@ -3,7 +3,7 @@
 
 rule figure:
     input:
-        target_groups,
+        target_groups("figure"),
     output:
         pdf="results/{scale}/{paper}/{target}.pdf",
         png=report(
@@ -24,6 +24,6 @@ rule figure:
     params:
         caption=caption_of,
     shell:
-        "python -m robustrepro target --paper {wildcards.paper} --target {wildcards.target} "
-        "--scale {wildcards.scale} --results-dir results/{wildcards.scale}/{wildcards.paper} "
-        "--runs-root results/{wildcards.scale}/runs > {log} 2>&1"
+        "python -m robustrepro target --paper {wildcards.paper:q} --target {wildcards.target:q} "
+        "--scale {wildcards.scale:q} --results-dir results/{wildcards.scale:q}/{wildcards.paper:q} "
+        "--runs-root results/{wildcards.scale:q}/runs > {log:q} 2>&1"

@@ -3,7 +3,7 @@
 
 rule view:
     input:
-        lambda wildcards: prepared_path(VIEWS[wildcards.view_id]["dataset"]),
+        one_line_errors(lambda wildcards: prepared_path(lookup_view(wildcards)["dataset"])),
     output:
         npz="results/{scale}/views/{view_id}.npz",
         summary="results/{scale}/views/{view_id}.json",
@@ -17,5 +17,5 @@ rule view:
     params:
         spec=lambda wildcards: json.dumps(VIEWS[wildcards.view_id], sort_keys=True),
     shell:
-        "python -m robustrepro view --spec {params.spec:q} --data {input} "
-        "--out {output.npz} --summary {output.summary} > {log} 2>&1"
+        "python -m robustrepro view --spec {params.spec:q} --data {input:q} "
+        "--out {output.npz:q} --summary {output.summary:q} > {log:q} 2>&1"

@@ -27,13 +27,13 @@ rule comparison:
     conda:
         ENV
     shell:
-        "python -m robustrepro compare --paper {wildcards.paper} --scale {wildcards.scale} "
-        "--results-dir results/{wildcards.scale}/{wildcards.paper} > {log} 2>&1"
+        "python -m robustrepro compare --paper {wildcards.paper:q} --scale {wildcards.scale:q} "
+        "--results-dir results/{wildcards.scale:q}/{wildcards.paper:q} --groups {input:q} > {log:q} 2>&1"
 
 
 rule index:
     input:
-        lambda wildcards: [f for paper in PAPERS.values() for f in paper_outputs(wildcards.scale, paper)],
+        one_line_errors(lambda wildcards: [f for p in PAPERS.values() for f in paper_outputs(lookup_scale(wildcards), p)]),
     output:
         "results/{scale}/index.md",
     log:
@@ -41,5 +41,9 @@ rule index:
     localrule: True
     conda:
         ENV
+    params:
+        # Targets left out for missing data, with why: the index lists them.
+        skipped=lambda wildcards: json.dumps(all_skipped(wildcards.scale), sort_keys=True),
     shell:
-        "python -m robustrepro index --scale {wildcards.scale} --out {output} > {log} 2>&1"
+        "python -m robustrepro index --scale {wildcards.scale:q} --skipped {params.skipped:q} --out {output:q} "
+        "> {log:q} 2>&1"

@@ -14,14 +14,14 @@ rule collect:
     params:
         seeds=",".join(map(str, SEEDS)),
     shell:
-        "python -m robustrepro collect --paper {wildcards.paper} --group {wildcards.group} "
-        "--scale {wildcards.scale} --seeds {params.seeds} --runs-root results/{wildcards.scale}/runs "
-        "--out {output} > {log} 2>&1"
+        "python -m robustrepro collect --paper {wildcards.paper:q} --group {wildcards.group:q} "
+        "--scale {wildcards.scale:q} --seeds {params.seeds:q} --runs-root results/{wildcards.scale:q}/runs "
+        "--out {output:q} > {log:q} 2>&1"
 
 
 rule table:
     input:
-        target_groups,
+        target_groups("table"),
     output:
         tex="results/{scale}/{paper}/{target}.tex",
         csv=report(
@@ -41,6 +41,6 @@ rule table:
     params:
         caption=caption_of,
     shell:
-        "python -m robustrepro target --paper {wildcards.paper} --target {wildcards.target} "
-        "--scale {wildcards.scale} --results-dir results/{wildcards.scale}/{wildcards.paper} "
-        "--runs-root results/{wildcards.scale}/runs > {log} 2>&1"
+        "python -m robustrepro target --paper {wildcards.paper:q} --target {wildcards.target:q} "
+        "--scale {wildcards.scale:q} --results-dir results/{wildcards.scale:q}/{wildcards.paper:q} "
+        "--runs-root results/{wildcards.scale:q}/runs > {log:q} 2>&1"

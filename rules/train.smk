@@ -4,8 +4,8 @@
 
 rule train:
     input:
-        data=lambda wildcards: prepared_path(lookup_run(wildcards)["dataset"]),
-        view=lambda wildcards: f"results/{wildcards.scale}/views/{view_id(lookup_run(wildcards))}.npz",
+        data=one_line_errors(lambda wildcards: prepared_path(lookup_run(wildcards)["dataset"])),
+        view=one_line_errors(lambda wildcards: f"results/{wildcards.scale}/views/{view_id(lookup_run(wildcards))}.npz"),
         clustering=clustering_of,
     output:
         metrics="results/{scale}/runs/{run_id}/metrics.json",
@@ -27,12 +27,13 @@ rule train:
         run=lambda wildcards: json.dumps(lookup_run(wildcards), sort_keys=True),
         checkpoint="results/{scale}/checkpoints/{run_id}.pt",
         device=config["device"],
-        flags=lambda wildcards, input: " ".join(
+        out="results/{scale}/runs/{run_id}",
+        flags=lambda wildcards, input: (
             (["--compile"] if config.get("compile") else [])
             + ([] if config.get("progress", True) else ["--no-progress"])
-            + ([f"--clustering {input.clustering}"] if input.clustering else [])
+            + (["--clustering", input.clustering] if input.clustering else [])
         ),
     shell:
-        "python -m robustrepro train --run {params.run:q} --data {input.data} --view {input.view} "
-        "--out $(dirname {output.metrics}) --checkpoint {params.checkpoint} "
-        "--device {params.device} --threads {threads} {params.flags} > {log} 2>&1"
+        "python -m robustrepro train --run {params.run:q} --data {input.data:q} --view {input.view:q} "
+        "--out {params.out:q} --checkpoint {params.checkpoint:q} "
+        "--device {params.device:q} --threads {threads} {params.flags:q} > {log:q} 2>&1"

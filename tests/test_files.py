@@ -42,3 +42,13 @@ def test_file_digest_matches_hashlib(tmp_path):
     path.write_bytes(bytes(range(256)) * 5000)
     assert file_digest(path) == hashlib.sha256(path.read_bytes()).hexdigest()
     assert file_digest(path, "md5") == hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def test_written_files_get_the_usual_permissions_not_private_ones(tmp_path):
+    import os
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "shared.txt", "x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "shared.txt").stat().st_mode & 0o777 == 0o644

@@ -84,8 +84,9 @@ def run(*args, **kwargs) -> tuple[int, str]:
 
 
 def untimed(row: dict) -> dict:
-    """A metrics dict without wall times, the only numbers that differ between two equal runs."""
-    return {k: v for k, v in row.items() if not k.endswith("time_s")}
+    """A metrics dict without wall times and provenance (which lists the processes that trained
+    it: a resumed run has two), the only things that differ between two equal runs."""
+    return {k: v for k, v in row.items() if not k.endswith("time_s") and k != "provenance"}
 
 
 def read_csv(path: Path) -> pd.DataFrame:

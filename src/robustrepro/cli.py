@@ -71,7 +71,7 @@ def _train(args) -> None:
 
     metrics = train_run(json.loads(args.run), args.data, args.view, args.out, args.checkpoint,
                         device=args.device, threads=args.threads, progress=not args.no_progress,
-                        compile=args.compile, clustering=args.clustering)
+                        compile=args.compile, clustering=args.clustering, lock_timeout=args.lock_timeout)
     logging.info("final: %s", json.dumps({k: v for k, v in metrics.items() if isinstance(v, (int, float))}))
 
 
@@ -124,7 +124,9 @@ def _compare(args) -> None:
 
     paper = load(args.paper)
     out = Path(args.results_dir)
-    results = {g.name: pd.read_csv(out / "groups" / f"{g.name}.csv") for g in paper.groups}
+    # The groups built (a group whose data is missing here has no CSV: its numbers show as not run).
+    csvs = args.groups if args.groups is not None else [out / "groups" / f"{g.name}.csv" for g in paper.groups]
+    results = {Path(path).stem: pd.read_csv(path) for path in csvs}
     write_comparison(paper, results, args.scale, out)
     logging.info("wrote %s", out / "comparison.tex")
 
@@ -133,7 +135,7 @@ def _index(args) -> None:
     from robustrepro.papers import all_papers
     from robustrepro.report.index import write_index
 
-    write_index(all_papers(), args.scale, Path(args.out))
+    write_index(all_papers(), args.scale, Path(args.out), skipped=json.loads(args.skipped))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -171,6 +173,9 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--threads", type=int, default=None)
     t.add_argument("--compile", action="store_true")
     t.add_argument("--clustering", default=None, help="the set cover of the run's `clustering` key")
+    t.add_argument("--lock-timeout", type=float, default=None,
+                   help="seconds to wait while another process trains the same run (default: as long as it "
+                        "takes; 0: stop at once)")
     t.set_defaults(func=_train)
 
     x = sub.add_parser("extract", help="features or last-layer gradients of every training example")
@@ -217,11 +222,14 @@ def parser() -> argparse.ArgumentParser:
     k.add_argument("--paper", required=True)
     k.add_argument("--scale", required=True)
     k.add_argument("--results-dir", required=True)
+    k.add_argument("--groups", nargs="*", default=None,
+                   help="the group CSVs to compare (default: every group's, under results-dir/groups)")
     k.set_defaults(func=_compare)
 
     i = sub.add_parser("index", help="a Markdown page listing every target of every paper at a scale")
     i.add_argument("--scale", required=True)
     i.add_argument("--out", required=True)
+    i.add_argument("--skipped", default="{}", help='JSON {"paper/target": why it was not built}')
     i.set_defaults(func=_index)
 
     for s in (f, r, v, t, x, u, c, g, k, i):

@@ -60,14 +60,57 @@ def validate(config: dict, schema_path: Path = SCHEMA) -> dict:
     return config
 
 
-def load(path: str | Path) -> dict:
+def read_yaml(path: str | Path) -> dict:
+    """A YAML mapping from `path`; UserError naming the file (and the line of a syntax error)."""
     path = Path(path)
     try:
-        return validate(yaml.safe_load(path.read_text()) or {})
+        data = yaml.safe_load(path.read_text())
     except FileNotFoundError:
-        raise UserError(f"config file {path} not found") from None
+        raise UserError(f"config file {path} not found; create it (copy the project's config.yaml) "
+                        "or pass an existing one with --configfile") from None
     except yaml.YAMLError as exc:
-        raise UserError(f"config file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise UserError(f"config file {path} is not valid YAML{where}: {problem}; fix that line") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UserError(f"config file {path} holds a {type(data).__name__}, not a mapping of keys to values")
+    return data
+
+
+def load(path: str | Path) -> dict:
+    return validate(with_typed_seeds(read_yaml(path)))
+
+
+def with_typed_seeds(config: dict) -> dict:
+    """Seeds given on the command line as integers.
+
+    Snakemake reads `--config seeds=[0,1]` as the strings ['0', '1'] and `seeds=0,1` as one
+    string, so both spellings (and `seeds=3`) are turned into a list of ints here.
+    """
+    value = config.get("seeds")
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = [value]
+    elif isinstance(value, str):
+        value = [s for s in value.strip("[] ").split(",") if s.strip()]
+    if isinstance(value, list) and all(isinstance(s, str) and s.strip().isdigit() for s in value):
+        value = [int(s) for s in value]
+    return config if value is config.get("seeds") else {**config, "seeds": value}
+
+
+def merged(defaults: dict, overrides: dict) -> dict:
+    """`defaults` (config.yaml) with `overrides` (--configfile, then --config) applied key by key."""
+    out = dict(defaults)
+    for key, value in overrides.items():
+        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def workflow_config(overrides: dict, default_file: str | Path) -> dict:
+    """The workflow's config: `default_file` under Snakemake's --configfile/--config values, checked."""
+    return validate(with_typed_seeds(merged(read_yaml(default_file), overrides)))
 
 
 SCALE_SEEDS = {"smoke": [0], "quick": [0, 1], "paper": [0, 1, 2]}

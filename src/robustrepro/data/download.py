@@ -19,18 +19,10 @@ from tqdm import tqdm
 
 from robustrepro.data.registry import DatasetInfo, RawFile, dataset_info
 from robustrepro.errors import UserError
-from robustrepro.files import atomic_open
+from robustrepro.files import atomic_open, file_digest
 
 _CHUNK = 1 << 20
 _TIMEOUT_S = 60
-
-
-def file_md5(path: Path) -> str:
-    md5 = hashlib.md5()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            md5.update(chunk)
-    return md5.hexdigest()
 
 
 def mirror_url(mirror: str, raw: RawFile) -> str:
@@ -45,7 +37,7 @@ def mirror_url(mirror: str, raw: RawFile) -> str:
 
 
 def _check_md5(path: Path, expected: str) -> None:
-    actual = file_md5(path)
+    actual = file_digest(path, "md5")
     if actual != expected:
         raise UserError(f"{path} has md5 {actual}, expected {expected}: the file is corrupt or truncated; "
                         f"delete it and it will be downloaded again")

@@ -9,14 +9,18 @@ import pandas as pd
 from robustrepro.papers.spec import Paper
 
 
-def write_index(papers: list[Paper], scale: str, out: Path) -> None:
+def write_index(papers: list[Paper], scale: str, out: Path, skipped: dict[str, str] | None = None) -> None:
+    """`skipped` ("paper/target" -> why): targets not built because their data cannot be had."""
+    skipped = skipped or {}
     lines = [f"# Results at the {scale} scale", "",
              "Every table and figure of the reproduced papers; paths are relative to this file.", ""]
     for paper in papers:
         lines += [f"## {paper.slug}: {paper.title}", "", f"Seed text: `{paper.seed_file}`.", "",
                   "| target | kind | what it shows | files |", "| --- | --- | --- | --- |"]
         for t in paper.targets:
-            files = " ".join(f"[{ext.lstrip('.')}]({paper.slug}/{t.name}{ext})" for ext in t.outputs())
+            why = skipped.get(f"{paper.slug}/{t.name}")
+            files = (f"not built: {why}" if why else
+                     " ".join(f"[{ext.lstrip('.')}]({paper.slug}/{t.name}{ext})" for ext in t.outputs()))
             lines.append(f"| {t.name} | {t.kind} | {t.caption} | {files} |")
         lines.append(f"| comparison | table | reported vs reproduced numbers | "
                      f"[tex]({paper.slug}/comparison.tex) [csv]({paper.slug}/comparison.csv) |")

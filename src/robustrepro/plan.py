@@ -1,0 +1,192 @@
+"""What a build will do, said before it starts: runs per paper, the data each needs, the time.
+
+`make reproduce` builds every target at a scale. Some datasets cannot be had on some machines
+(CIFAR-10 offline), so the workflow asks this module which datasets are there or can be
+downloaded, builds the targets whose runs need only those, and lists the others with the reason
+and the fix (at the start, at the end and in the results index). The time estimate is a cost
+model calibrated on this machine's finished runs when there are any.
+
+Imports no torch: the workflow calls it while it builds the DAG.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from robustrepro.data.registry import DATASETS, DatasetInfo
+from robustrepro.data.download import mirror_url
+from robustrepro.data.synthetic import synthetic_sizes
+
+PROBE_TIMEOUT_S = 5
+
+# Real datasets' (train, test) sizes; synthetic stand-ins use robustrepro.data.synthetic's.
+SIZES = {"mnist": (60000, 10000), "fashion-mnist": (60000, 10000), "cifar10": (50000, 10000),
+         "cifar100": (50000, 10000)}
+
+# Forward MFLOPs per example of each model at width 1 on 1x28x28 and 3x32x32 inputs, as
+# torch.utils.flop_counter counts them (tests/test_plan.py checks these against the models).
+MODEL_MFLOPS = {
+    "resnet20": (61.6, 81.1), "resnet32": (105.0, 137.7), "resnet56": (191.7, 251.0), "resnet18": (911.6, 1110.8),
+    "preact_resnet56": (192.1, 251.5), "wrn28_10": (8028.4, 10486.7), "wrn40_4": (1988.0, 2597.2),
+    "vgg16_bn": (535.3, 626.4), "lenet": (0.833, 1.303), "perceptron": (0.016, 0.061), "mlp1": (0.407, 1.578),
+    "mlp2": (0.47, 1.641), "mlp4": (0.485, 1.656), "conv4": (20.7, 32.1),
+}
+
+# The cost model's defaults when this machine has no finished run to calibrate on: seconds to
+# start a run (torch import, data load), seconds per optimizer step (Python, kernel launches,
+# sampler work: this dominates tiny models) and sustained training GFLOP/s (forward + backward
+# = 3x forward). The CPU figures are fitted to the two quick builds the README reports (2-core
+# CPU, one thread a run, two runs at once); the GPU ones are rough guesses until a GPU run
+# calibrates them.
+DEFAULT_RATES = {"cpu": (6.0, 0.012, 100.0), "cuda": (10.0, 0.003, 5000.0)}
+
+
+def _seconds(work: tuple[float, float], device: str) -> float:
+    start_s, step_s, gflop_s = DEFAULT_RATES[device]
+    steps, gflops = work
+    return start_s + steps * step_s + gflops / gflop_s
+
+
+@dataclass(frozen=True)
+class Availability:
+    dataset: str
+    ok: bool
+    how: str  # where it comes from, or why it cannot be had
+    fix: str = ""
+
+
+def _raw_roots(data: dict) -> list[Path]:
+    return [Path(r) for r in [*data.get("shared_roots", []), data["root"]]]
+
+
+def _probe(url: str) -> str | None:
+    """None when `url` answers (a HEAD request), else why not."""
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=PROBE_TIMEOUT_S):
+            return None
+    except urllib.error.HTTPError as exc:
+        # A server that refuses HEAD (403/405) is there; the download itself will tell.
+        return None if exc.code in (403, 405) else f"HTTP {exc.code}"
+    except (OSError, ValueError) as exc:
+        return str(getattr(exc, "reason", None) or exc)
+
+
+def availability(info: DatasetInfo, data: dict, prepared: str | Path, downloads: str | Path = "resources/downloads",
+                 probe: bool = True) -> Availability:
+    """Whether the workflow can have `info`'s data: generated, prepared, on disk, or downloadable."""
+    name = info.name
+    if info.is_synthetic:
+        return Availability(name, True, "generated (synthetic stand-in)")
+    if (Path(prepared) / f"{name}.npz").is_file():
+        return Availability(name, True, f"prepared in {prepared}")
+    if (Path(downloads) / f"{name}.json").is_file():
+        return Availability(name, True, "raw files verified earlier")
+    for root in _raw_roots(data):
+        if all((root / raw.path).is_file() for raw in info.files):
+            return Availability(name, True, f"raw files under {root}")
+    fix = (f"put {', '.join(raw.path for raw in info.files)} under data.root ({data['root']}) in torchvision's "
+           "layout, or set data.mirror to a copy of such a folder, or data.shared_roots to a folder that has them")
+    if not probe:
+        return Availability(name, False, "raw files not found (download not tried)", fix)
+    raw = info.files[0]
+    urls = [mirror_url(data["mirror"], raw)] if data.get("mirror") else list(raw.urls)
+    failures = []
+    for url in urls:
+        why = _probe(url)
+        if why is None:
+            return Availability(name, True, f"to download from {url.rsplit('/', 1)[0]}/")
+        failures.append(f"{url}: {why}")
+    return Availability(name, False, "raw files not found and cannot be downloaded (" + "; ".join(failures) + ")", fix)
+
+
+def dataset_sizes(name: str) -> tuple[int, int]:
+    info = DATASETS[name]
+    return synthetic_sizes(info.num_classes) if info.is_synthetic else SIZES[name]
+
+
+def run_work(run: dict) -> tuple[float, float]:
+    """(optimizer steps, forward GFLOPs) a resolved run needs: training plus one test pass an epoch."""
+    info = DATASETS[run["dataset"]]
+    n_train, n_test = dataset_sizes(run["dataset"])
+    n_train = min(n_train, run["train_subset"] or n_train) - (run["holdout"] or {}).get("size", 0)
+    n_test = min(n_test, run["test_subset"] or n_test)
+    n_train *= 1 + (run["noise"].get("alpha", 0) if run["noise"]["kind"] == "alpha" else 0)
+    n_train *= run["sampler"].get("ratio", 1.0) * ((run.get("clustering") or {}).get("share", 1.0))
+    model = run["model"]
+    mflops = MODEL_MFLOPS.get(model["name"], (100.0, 100.0))[0 if info.size <= 28 else 1]
+    mflops *= (model.get("width", 1.0) or 1.0) ** 2
+    epochs = run["epochs"]
+    steps = epochs * math.ceil(max(n_train, 1) / run["batch_size"])
+    gflops = epochs * (3 * n_train + n_test) * mflops / 1000
+    return steps, gflops
+
+
+def finished_runs(results: str | Path) -> list[tuple[dict, float, str]]:
+    """(run, wall seconds, device) of every run with a metrics.json under results/*/runs/."""
+    out = []
+    for path in Path(results).glob("*/runs/*/metrics.json"):
+        try:
+            metrics = json.loads(path.read_text())
+            provenance = metrics["provenance"]
+            # The device of the processes that trained it (the last one when it was resumed).
+            device = provenance["sessions"][-1]["device"] if provenance.get("sessions") else provenance["device"]
+            out.append((provenance["run"], float(metrics["wall_time_s"]), str(device)))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # a half-written or foreign file says nothing about speed
+    return out
+
+
+def calibration(finished: list[tuple[dict, float, str]], device: str) -> tuple[float, str]:
+    """How much slower (>1) or faster this machine is than the default rates, and on what evidence."""
+    ratios = [seconds / _seconds(run_work(run), device) for run, seconds, dev in finished
+              if (not dev.startswith("cpu")) == (device == "cuda") and seconds > 0]
+    if not ratios:
+        return 1.0, f"default {device} rates (no finished run on this machine to calibrate on)"
+    return statistics.median(ratios), f"calibrated on {len(ratios)} finished {device} run(s) here"
+
+
+def estimate_seconds(runs: list[dict], device: str, factor: float, jobs: int) -> float:
+    total = sum(_seconds(run_work(run), device) for run in runs) * factor
+    return total / max(1, jobs if device == "cpu" else 1)
+
+
+@dataclass
+class PaperPlan:
+    slug: str
+    runs: int
+    to_train: int
+    datasets: list[str]
+    skipped: dict[str, str] = field(default_factory=dict)  # target -> why it is not built
+
+
+def describe_seconds(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def format_plan(scale: str, papers: list[PaperPlan], datasets: dict[str, Availability], estimate: str) -> str:
+    lines = [f"robustrepro plan ({scale} scale):"]
+    for p in papers:
+        built = "all targets" if not p.skipped else f"{len(p.skipped)} target(s) skipped"
+        lines.append(f"  {p.slug}: {p.runs} runs, {p.to_train} to train; data {', '.join(p.datasets)}; {built}")
+    for a in datasets.values():
+        lines.append(f"  data {a.dataset}: {'available' if a.ok else 'MISSING'}, {a.how}")
+        if not a.ok:
+            lines.append(f"    fix: {a.fix}")
+    lines.append(f"  estimated training time: {estimate}")
+    if any(p.skipped for p in papers):
+        lines.append("  not built, for missing data (the rest is built, and these do not fail the command):")
+        for p in papers:
+            for dataset in sorted({d for why in p.skipped.values() for d in p.datasets if f"needs {d}:" in why}):
+                names = [t for t, why in p.skipped.items() if f"needs {dataset}:" in why]
+                lines.append(f"    {p.slug} (needs {dataset}): {', '.join(names)}")
+    return "\n".join(lines)

@@ -1,0 +1,107 @@
+"""What the workflow does with what a user types: paths, targets, config files, seeds, make clean."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from conftest import ROOT, SHARED_DATA, smoke_config, snakemake
+
+
+def _one_line(proc, text):
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out[-2000:]
+    assert text in out and "robustrepro: " in out, out[-3000:]
+    assert "Traceback" not in out and "Exception" not in out, out[-3000:]
+
+
+@pytest.mark.parametrize("target, message", [
+    ("results/smoke/massive-noise/table99.tex", "massive-noise has no table 'table99'; its targets: figure1"),
+    ("results/smoke/massive-noise/figure9.pdf", "massive-noise has no figure 'figure9'"),
+    ("results/smoke/no-such-paper/table1.tex", "'no-such-paper' is no paper; papers: massive-noise, robust-clustering"),
+    ("results/smoke/no-such-paper/comparison.csv", "'no-such-paper' is no paper"),
+    ("results/huge/massive-noise/figure1.pdf", "unknown scale 'huge'; scales: smoke, quick, paper"),
+    ("results/smoke/massive-noise/groups/no-group.csv", "massive-noise has no run group 'no-group'; its groups: alpha-grid"),
+    ("results/smoke/views/mnist-none-0123456789.npz", "unknown view 'mnist-none-0123456789'"),
+    ("results/smoke/runs/no-run/metrics.json", "unknown run 'no-run' at scale smoke"),
+    ("results/smoke/clusters/setcover-0123456789.npz", "unknown set cover 'setcover-0123456789' at scale smoke"),
+])
+def test_an_unknown_target_gets_one_line_naming_what_exists(tmp_path, target, message):
+    _one_line(snakemake(tmp_path, smoke_config(tmp_path), "-n", target), message)
+
+
+def test_a_broken_config_file_is_named_with_its_line(tmp_path):
+    (tmp_path / "config.yaml").write_text("scale: smoke\ndata:\n  root: [unclosed\ndevice: cpu\n")
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-n", "--cores", "1"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    _one_line(proc, "robustrepro: config file config.yaml is not valid YAML at line 4")
+
+
+def test_without_a_config_file_in_the_working_directory_the_projects_defaults_apply(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-n", "--cores", "1",
+                           "results/smoke/massive-noise/figure1.pdf", "--config", "scale=smoke"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+@pytest.mark.parametrize("spelling, seeds", [("seeds=[3,4]", (3, 4)), ("seeds=5", (5,)), ("seeds=6,7", (6, 7))])
+def test_seeds_can_be_set_on_the_command_line(tmp_path, spelling, seeds):
+    proc = snakemake(tmp_path, smoke_config(tmp_path), "-n", "results/smoke/massive-noise/groups/alpha-grid.csv",
+                     "--config", spelling)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    named = {int(s) for s in range(10) if f"-s{s}-" in proc.stdout}
+    assert named == set(seeds)
+
+
+def test_the_workflow_parses_with_its_own_source_not_another_installed_copy(tmp_path):
+    decoy = tmp_path / "decoy" / "robustrepro"
+    decoy.mkdir(parents=True)
+    (decoy / "__init__.py").write_text("raise ImportError('the decoy copy of robustrepro was imported')\n")
+    cfg = smoke_config(tmp_path)
+    env = {**os.environ, "PYTHONPATH": str(decoy.parent)}
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
+           "--configfile", str(cfg), "--cores", "1", "-n", "results/smoke/massive-noise/figure1.pdf"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_data_paths_with_spaces_and_shell_syntax_reach_no_shell(tmp_path):
+    """A root, a shared root and a prepared folder named with a space and `$(...)` are used as
+    plain paths: the command substitutions never run, and MNIST is found and prepared."""
+    if not (SHARED_DATA / "MNIST" / "raw").is_dir():
+        pytest.skip(f"{SHARED_DATA} has no MNIST")
+    trap = tmp_path / "PWNED"
+    shared = tmp_path / f"lab store $(touch {trap}1)"
+    shutil.copytree(SHARED_DATA / "MNIST", shared / "MNIST")
+    cfg = smoke_config(tmp_path, scale="quick", data={
+        "root": str(tmp_path / f"raw data $(touch {trap}2)"), "shared_roots": [str(shared)], "mirror": None,
+        "prepared": str(tmp_path / f"prepared `touch {trap}3` $(touch {trap}4)")})
+    prepared = yaml.safe_load(cfg.read_text())["data"]["prepared"]
+    proc = snakemake(tmp_path, cfg, f"{prepared}/mnist.npz")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert (tmp_path / prepared / "mnist.npz").is_file()
+    assert not list(tmp_path.glob("PWNED*")) and not list(ROOT.glob("PWNED*"))
+
+
+def _make_clean(workdir, *args, answer=""):
+    return subprocess.run(["make", "-f", str(ROOT / "Makefile"), "clean", *args], cwd=workdir, input=answer,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_make_clean_asks_or_takes_a_scale_and_keeps_tracked_files(tmp_path):
+    for scale in ("smoke", "quick"):
+        (tmp_path / "results" / scale / "runs").mkdir(parents=True)
+    (tmp_path / "results" / "README.md").write_text("tracked\n")
+    assert "nothing removed" in _make_clean(tmp_path, answer="n\n").stdout
+    assert (tmp_path / "results" / "smoke").is_dir() and (tmp_path / "results" / "quick").is_dir()
+    proc = _make_clean(tmp_path, "SCALE=smoke")
+    assert proc.returncode == 0 and not (tmp_path / "results" / "smoke").exists()
+    assert (tmp_path / "results" / "quick").is_dir()
+    bad = _make_clean(tmp_path, "SCALE=../results")
+    assert bad.returncode != 0 and "is no scale" in bad.stderr and (tmp_path / "results" / "quick").is_dir()
+    assert _make_clean(tmp_path, answer="y\n").returncode == 0
+    assert sorted(p.name for p in (tmp_path / "results").iterdir()) == ["README.md"]
