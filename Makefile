@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 reproduce: $(STAMP)
-	$(BIN)/snakemake --workflow-profile workflow/profiles/default --cores $(CORES) all
+	$(BIN)/python -m robustrepro snakemake --workflow-profile workflow/profiles/default --cores $(CORES) all
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -ra

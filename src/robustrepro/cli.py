@@ -6,6 +6,7 @@
     python -m robustrepro train   --run '{...}' --data mnist.npz --view view.npz --out DIR --checkpoint last.pt
     python -m robustrepro extract --checkpoint a.pt --snapshot final --data mnist.npz --view view.npz --kind features --out v.npy
     python -m robustrepro cluster --vectors v.npy --radius 1.5 --out clusters.npz
+    python -m robustrepro snakemake --cores all results/quick/massive-noise/figure1.pdf   (robustrepro.launch)
 
 A UserError (bad value, missing or corrupt file) ends the command with one line and exit 2.
 """
@@ -238,6 +239,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["snakemake"]:  # the workflow itself, after a check of its command line
+        from robustrepro.launch import main as launch
+
+        return launch(argv[1:])
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr)
