@@ -61,7 +61,7 @@ def claims(paper: Paper, results: dict[str, pd.DataFrame],
     history.csv) is needed only for the claims that name groups in Claim.histories.
 
     A claim that needs a group missing from `results` (not built, e.g. its data cannot be had here)
-    fails with evidence saying it was not checked."""
+    is neither held nor failed: `holds` is None and the evidence says it was not checked."""
     known = {g.name for g in paper.groups}
     rows = []
     for claim in paper.claims:
@@ -75,8 +75,9 @@ def claims(paper: Paper, results: dict[str, pd.DataFrame],
             # Only a missing group is "not checked"; any other missing key is a bug in the claim.
             if not isinstance(group, str) or group not in known or group in results:
                 raise
-            holds, evidence = False, f"not checked: no results for group {group} (not built)"
-        rows.append({"claim": claim.name, "statement": claim.statement, "holds": bool(holds), "evidence": evidence})
+            holds, evidence = None, f"not checked: no results for group {group} (not built)"
+        rows.append({"claim": claim.name, "statement": claim.statement,
+                     "holds": None if holds is None else bool(holds), "evidence": evidence})
     return pd.DataFrame(rows, columns=["claim", "statement", "holds", "evidence"])
 
 
@@ -101,7 +102,7 @@ def write_comparison(paper: Paper, results: dict[str, pd.DataFrame], scale: str,
                 f"{paper.title}: reported (paper) vs reproduced (mean ± std over n seeds, %), {scale} scale")
     runs_root = out_dir.parent / "runs" if runs_root is None else Path(runs_root)
     found = claims(paper, results, claim_histories(paper, results, scale, runs_root))
-    shown = found.assign(holds=found["holds"].map({True: "holds", False: "fails"}))
+    shown = found.assign(holds=found["holds"].map({True: "holds", False: "fails"}).fillna("not checked"))
     write_table(shown, out_dir / "claims", f"{paper.title}: the paper's claims checked at {scale} scale")
     # One file to \input: both tables.
     (out_dir / "comparison.tex").write_text((out_dir / "comparison.tex").read_text() + "\n"
