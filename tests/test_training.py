@@ -3,6 +3,7 @@
 import csv
 import json
 import logging
+import math
 import os
 
 import numpy as np
@@ -238,8 +239,26 @@ def test_fixed_subset_is_fixed_across_epochs_and_reshuffled():
     assert not torch.equal(other.positions, sampler.positions)
     with pytest.raises(UserError, match=r"sampler\.fraction"):
         SAMPLERS.build({"name": "fixed_subset", "fraction": 1.5}, ctx)
+    with pytest.raises(UserError, match=r"sampler\.warmup_epochs"):
+        SAMPLERS.build({"name": "fixed_subset", "fraction": 0.4, "warmup_epochs": -1}, ctx)
     with pytest.raises(UserError, match=r"sampler\.name"):
         SAMPLERS.build({"name": "sorted"}, ctx)
+
+
+def test_fixed_subset_after_a_full_data_warm_up():
+    prepared, view = toy_data(n_train=300, n_val=100)
+    ctx = context(prepared, view, {**TINY_RUN, "batch_size": 16})
+    plain = SAMPLERS.build({"name": "fixed_subset", "fraction": 0.4}, ctx)
+    warm = SAMPLERS.build({"name": "fixed_subset", "fraction": 0.4, "warmup_epochs": 2}, ctx)
+    assert warm.steps_per_epoch() == math.ceil(200 / 16)  # the schedule is planned on the full epochs
+    for epoch in (1, 2):
+        ctx.epoch = epoch
+        warm.start_epoch(ctx)
+        assert len(torch.cat([b.indices for b in warm.batches(ctx)]).unique()) == 200
+    ctx.epoch = 3
+    warm.start_epoch(ctx)
+    after = torch.cat([b.indices for b in warm.batches(ctx)])
+    assert torch.equal(after.sort().values, plain.positions) and warm.steps_per_epoch() == 5
 
 
 # --- the step ---

@@ -80,14 +80,33 @@ def sequential(ctx: TrainContext) -> Sampler:
     return SubsetSampler(torch.arange(len(ctx.data), device=ctx.device), batch_size(ctx), shuffle=False)
 
 
+class WarmupSubsetSampler(SubsetSampler):
+    """All positions for the first `warmup_epochs` epochs, then a fixed subset of them."""
+
+    def __init__(self, everything: torch.Tensor, subset: torch.Tensor, batch_size: int, warmup_epochs: int):
+        super().__init__(everything if warmup_epochs else subset, batch_size, shuffle=True)
+        self.everything, self.subset, self.warmup_epochs = everything, subset, warmup_epochs
+
+    def start_epoch(self, ctx: TrainContext) -> None:
+        # Chosen from the epoch alone, so a resumed run picks the same set.
+        self.positions = self.everything if ctx.epoch <= self.warmup_epochs else self.subset
+
+
 @SAMPLERS.register("fixed_subset")
-def fixed_subset(ctx: TrainContext, *, fraction: float) -> Sampler:
-    """A random `fraction` of the training view, drawn once from the run seed, reshuffled every epoch."""
+def fixed_subset(ctx: TrainContext, *, fraction: float, warmup_epochs: int = 0) -> Sampler:
+    """A random `fraction` of the training view, drawn once from the run seed, reshuffled every epoch.
+
+    warmup_epochs: full-data epochs before the subset takes over (seed 000's random baseline gets
+    the warm-up of the facility-location run it is compared with)."""
     if isinstance(fraction, bool) or not isinstance(fraction, Real) or not 0 < fraction <= 1:
         raise UserError(f"sampler.fraction: the share of training examples to keep, in (0, 1]; got {fraction!r}")
+    if isinstance(warmup_epochs, bool) or not isinstance(warmup_epochs, int) or warmup_epochs < 0:
+        raise UserError(f"sampler.warmup_epochs: full-data epochs before the subset, an integer >= 0; "
+                        f"got {warmup_epochs!r}")
     n = len(ctx.data)
     size = max(1, round(fraction * n))
     # Drawn on the CPU so the subset is the same on every device.
     generator = make_generator(derive_seed(ctx.seed, "fixed_subset"))
     subset = torch.randperm(n, generator=generator)[:size].sort().values
-    return SubsetSampler(subset.to(ctx.device), batch_size(ctx), shuffle=True)
+    return WarmupSubsetSampler(torch.arange(n, device=ctx.device), subset.to(ctx.device), batch_size(ctx),
+                               warmup_epochs)
