@@ -50,3 +50,15 @@ def smoke_all(tmp_path_factory) -> Path:
     proc = snakemake(workdir, cfg, "all", timeout=1500)
     assert proc.returncode == 0, proc.stderr[-4000:]
     return workdir
+
+
+def stand_in_mirror(folder: Path) -> str:
+    """A file:// mirror holding an empty file at every raw path of every dataset: enough for a dry
+    run to plan every target (the workflow's plan only checks that a download would find files)."""
+    from robustrepro.data.registry import DATASETS
+
+    for info in DATASETS.values():
+        for raw in info.files:
+            (folder / raw.path).parent.mkdir(parents=True, exist_ok=True)
+            (folder / raw.path).touch()
+    return folder.as_uri()

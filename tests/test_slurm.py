@@ -20,7 +20,7 @@ import pytest
 import torch
 import yaml
 
-from conftest import ROOT, smoke_config
+from conftest import ROOT, smoke_config, stand_in_mirror
 from robustrepro.papers import load
 from robustrepro.runs import resolve, run_id
 
@@ -116,7 +116,9 @@ def bundle_size() -> int:
 def test_profile_bundles_every_target_at_every_scale(tmp_path, scale):
     # Bundles must not wait on themselves (a run on a set cover needs another run first):
     # Snakemake checks that when it plans the jobs, before anything is submitted.
-    status, out = run(tmp_path, smoke_config(tmp_path, scale=scale, seeds=None), "--dry-run", "all")
+    data = {"root": str(tmp_path / "data"), "shared_roots": [], "mirror": stand_in_mirror(tmp_path / "mirror"),
+            "prepared": str(tmp_path / "prepared")}
+    status, out = run(tmp_path, smoke_config(tmp_path, scale=scale, seeds=None, data=data), "--dry-run", "all")
     assert status == 0, out[-3000:]
     assert "Group job train-bundle" in out and "Group job train-on-cover" in out
 
