@@ -282,12 +282,12 @@ def build_plan(scale):
     return rr_plan.format_plan(scale, plans, data_availability(scale), estimate)
 
 
-ANNOUNCED = []
+ANNOUNCED = set()  # scales whose plan was printed: their skipped targets are repeated at the end
 
 
 @functools.cache
 def announce_plan(scale):
-    ANNOUNCED.append((scale,))
+    ANNOUNCED.add(scale)
     text = build_plan(scale)
     print(text, file=sys.stderr)
     return text
@@ -296,7 +296,7 @@ def announce_plan(scale):
 def remind_skipped():
     """At the end of a build of `all`: the targets left out for missing data, again."""
     for scale in SCALES:
-        if any(call == (scale,) for call in ANNOUNCED) and all_skipped(scale):
+        if scale in ANNOUNCED and all_skipped(scale):
             lines = [f"  {name}: {why}" for name, why in all_skipped(scale).items()]
             print(f"robustrepro: not built at {scale} scale (data missing; see results/{scale}/index.md):",
                   *lines, sep="\n", file=sys.stderr)
