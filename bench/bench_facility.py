@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from robustrepro.selection.facility import per_class_facility_location
-from robustrepro.training.device import device_name, pick_device, set_threads
+from robustrepro.compute.device import device_name, pick_device, set_threads
 
 CLASSES = 10
 DIMS = 10

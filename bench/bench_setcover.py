@@ -30,7 +30,7 @@ import torch
 from robustrepro.selection.neighbours import Neighbours, radius_neighbours
 from robustrepro.selection.setcover import lazy_greedy_set_cover, plain_greedy_set_cover, set_cover_from_neighbours
 from robustrepro.training import pick_device, set_threads
-from robustrepro.training.device import device_name
+from robustrepro.compute.device import device_name
 
 
 def blobs(n: int, d: int, seed: int) -> np.ndarray:

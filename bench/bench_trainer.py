@@ -35,8 +35,8 @@ from robustrepro.models import build_model
 from robustrepro.noise import make_view
 from robustrepro.runs import resolve
 from robustrepro.training import Trainer, build_optimizer, pick_device, set_threads
-from robustrepro.training.device import autocast, device_name
-from robustrepro.training.device_data import channel_stats
+from robustrepro.compute.device import autocast, device_name
+from robustrepro.compute.device_data import channel_stats
 
 ROOT = Path(__file__).resolve().parents[1]
 

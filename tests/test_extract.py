@@ -14,7 +14,8 @@ from robustrepro.errors import UserError
 from robustrepro.models import build_model
 from robustrepro.runs import resolve
 from robustrepro.selection.vectors import extract
-from robustrepro.selection.extract import extract_many, extract_to_file, load_vectors, save_vectors
+from robustrepro.extraction import extract_many, extract_to_file
+from robustrepro.selection.vectors import load_vectors, save_vectors
 from robustrepro.training import DeviceData, Trainer, train_run
 from robustrepro.training.checkpoint import load_snapshot, save_snapshot, snapshot_path
 from robustrepro.training.trainer import load_model_snapshot

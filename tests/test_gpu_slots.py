@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from robustrepro.errors import UserError
-from robustrepro.training.gpu_slots import claim, default_lock_dir, visible_ids
+from robustrepro.compute.gpu_slots import claim, default_lock_dir, visible_ids
 
 
 def test_as_many_claims_as_gpus_get_distinct_gpus_and_more_spread_evenly(tmp_path):
@@ -25,7 +25,7 @@ def test_a_released_slot_is_taken_again(tmp_path):
 
 def test_a_killed_process_leaves_no_claim_behind(tmp_path):
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from robustrepro.training.gpu_slots import claim; "
+        [sys.executable, "-c", "import sys, time; from robustrepro.compute.gpu_slots import claim; "
          "print(claim(['a', 'b'], sys.argv[1])[0], flush=True); time.sleep(600)", str(tmp_path)],
         stdout=subprocess.PIPE, text=True)
     try:

@@ -15,7 +15,8 @@ from robustrepro.errors import UserError
 from robustrepro.files import file_digest
 from robustrepro.provenance import PACKAGE_ROOT, code_fingerprint, differences, input_digests, source_hash
 from robustrepro.runs import canonical_json, resolve, run_id
-from robustrepro.selection.extract import extract_to_file, load_vectors
+from robustrepro.extraction import extract_to_file
+from robustrepro.selection.vectors import load_vectors
 from robustrepro.training import train_run
 from robustrepro.training.checkpoint import load_snapshot, snapshot_path
 from robustrepro.views import save_view

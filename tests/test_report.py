@@ -10,7 +10,7 @@ import pytest
 
 from robustrepro.papers import load
 from robustrepro.report.comparison import claims, comparison, write_comparison
-from robustrepro.report.results import best_over, mean_std
+from robustrepro.analysis.stats import best_over, mean_std
 from robustrepro.report.tables import write_table
 from robustrepro.report.targets import TargetContext
 

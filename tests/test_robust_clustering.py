@@ -13,7 +13,7 @@ from robustrepro.errors import UserError
 from robustrepro.papers import load
 from robustrepro.report.comparison import claim_histories, claims, comparison, write_comparison
 from robustrepro.selection.clustering import cover_at_share
-from robustrepro.selection.extract import save_vectors
+from robustrepro.selection.vectors import save_vectors
 from robustrepro.selection.setcover import load_set_cover, plain_greedy_set_cover
 from robustrepro.selection.neighbours import radius_neighbours
 from test_report import compile_tex

@@ -16,7 +16,7 @@ from robustrepro.models import build_model
 from robustrepro.runs import resolve
 from robustrepro.training import (SAMPLERS, STEPS, Batch, DeviceData, Plan, TrainContext, build_optimizer,
                                   build_schedule, lr_curve, pick_device, train_run, weighted_mean)
-from robustrepro.training.device_data import channel_stats, crop_flip
+from robustrepro.compute.device_data import channel_stats, crop_flip
 from robustrepro.training.schedules import set_hyperparameters
 from robustrepro.views import View, save_view
 

@@ -77,9 +77,9 @@ def _train(args) -> None:
 
 
 def _extract(args) -> None:
-    from robustrepro.selection.extract import extract_to_file
+    from robustrepro.extraction import extract_to_file
     from robustrepro.training.checkpoint import snapshot_path
-    from robustrepro.training.device import set_threads
+    from robustrepro.compute.device import set_threads
 
     set_threads(args.threads)
     paths = [snapshot_path(args.checkpoint, int(tag) if tag.isdigit() else tag) for tag in args.snapshot]
@@ -93,7 +93,7 @@ def _extract(args) -> None:
 
 def _cluster(args) -> None:
     from robustrepro.selection.clustering import cluster_file
-    from robustrepro.training.device import pick_device, set_threads
+    from robustrepro.compute.device import pick_device, set_threads
 
     set_threads(args.threads)
     cluster_file(args.vectors, args.out, args.radius, args.share, pick_device(args.device))

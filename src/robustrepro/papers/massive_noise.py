@@ -29,8 +29,8 @@ from __future__ import annotations
 import pandas as pd
 
 from robustrepro.papers.spec import Claim, Paper, Reported, RunGroup, Target
-from robustrepro.report.figures import new_figure
-from robustrepro.report.results import best_over, mean_std
+from robustrepro.analysis.figures import new_figure
+from robustrepro.analysis.stats import best_over, mean_std
 
 MODELS = ["perceptron", "mlp1", "mlp2", "mlp4", "conv4"]
 LEARNING_RATES = [0.01, 0.05, 0.1, 0.5]

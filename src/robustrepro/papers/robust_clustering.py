@@ -53,7 +53,7 @@ from __future__ import annotations
 import pandas as pd
 
 from robustrepro.papers.spec import Claim, Paper, Reported, RunGroup, Target
-from robustrepro.report.figures import new_figure
+from robustrepro.analysis.figures import new_figure
 from robustrepro.runs import run_id
 from robustrepro.scales import SCALES
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import pandas as pd
 
 from robustrepro.papers.spec import Paper, Reported
-from robustrepro.report.results import best_over, histories
+from robustrepro.analysis.stats import best_over
+from robustrepro.report.results import histories
 from robustrepro.report.tables import write_table
 
 # The papers print two decimals; the difference is taken between the rounded numbers, so that it

@@ -8,7 +8,8 @@ from pathlib import Path
 import pandas as pd
 
 from robustrepro.papers.spec import Paper, Target
-from robustrepro.report import figures, tables
+from robustrepro.analysis import figures
+from robustrepro.report import tables
 from robustrepro.report.results import histories
 
 

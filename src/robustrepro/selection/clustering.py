@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from robustrepro.errors import UserError
-from robustrepro.selection.extract import load_vectors, meta_path
+from robustrepro.selection.vectors import load_vectors, meta_path
 from robustrepro.selection.neighbours import as_points
 from robustrepro.selection.setcover import SetCover, save_set_cover, set_cover
 

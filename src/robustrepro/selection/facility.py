@@ -33,6 +33,7 @@ from numbers import Real
 import numpy as np
 import torch
 
+from robustrepro.compute.device import pick_device
 from robustrepro.errors import UserError
 from robustrepro.selection.neighbours import as_points, as_radius, ball_counts, full_fp32_matmul
 
@@ -120,8 +121,6 @@ def per_class_ball_counts(vectors, labels, radius: float, device: str | torch.de
 def _device(device: str | torch.device) -> torch.device:
     if isinstance(device, torch.device):
         return device
-    from robustrepro.training.device import pick_device  # here: robustrepro.training imports this module
-
     return pick_device(device)
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from robustrepro.compute.device import pick_device
 from robustrepro.errors import UserError
 
 # Distances held per block: ~64 MB of float32 on the CPU, ~256 MB on a GPU.
@@ -109,8 +110,6 @@ def ball_counts(points, radius: float, device: str | torch.device = "cpu",
 def _upper_pairs(points: np.ndarray, radius: float, device: str | torch.device,
                  block: int | None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(rows, cols) int64 of the pairs within radius with row <= col, a block of rows at a time, row-major."""
-    from robustrepro.training.device import pick_device  # not at the top: robustrepro.training imports this package
-
     dev = device if isinstance(device, torch.device) else pick_device(device)
     n, d = points.shape
     if block is None:

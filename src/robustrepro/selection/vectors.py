@@ -1,22 +1,38 @@
-"""The per-example vectors of one model over the training view (see extract.py for what each kind is).
+"""Per-example vectors that selection measures distances on: features and last-layer gradients, and their files.
 
-Kept apart from extract.py, which loads snapshots through the trainer: the online samplers
-compute vectors of the model they are training and must not import the trainer.
+Seed 000 (section 5.2) clusters the training set by the L2 distance between either the
+penultimate features of a pretrained network or a "last layer" gradient of each example's
+loss. Three kinds, all over the training view in order, unaugmented, in eval mode:
+
+- `features`: embed(x), D dims.
+- `grad_softmax`: the gradient of the cross-entropy with respect to the logits, p - onehot(y),
+  K dims. No backward pass is needed, which is why the paper's online variant uses it.
+- `grad_fc`: the gradient with respect to the final linear layer's weight and bias,
+  (p - onehot(y)) outer [features, 1], K * (D + 1) dims: row k holds dL/dW[k, :] then dL/db[k].
+  It is computed in closed form from the two factors, for a whole batch at once.
+
+y is the label the run trains on (the noisy one), since that is the loss the gradient belongs to.
+
+Several checkpoints (section 6.1.1: every 10th epoch from epoch 100, or from the start) are
+combined by concatenating their vectors: the squared L2 distance of two concatenations is the
+sum over checkpoints of the squared distances, so the distance takes every checkpoint into
+account at once. The vectors are saved as .npy (float32; float16 halves the size, meant for the
+large grad_fc vectors, K * (D + 1) per checkpoint) with a JSON of what they are beside it.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from robustrepro.errors import unknown_choice
-
-if TYPE_CHECKING:  # robustrepro.training imports this module
-    from robustrepro.training.device_data import DeviceData
+from robustrepro.compute.device_data import DeviceData
+from robustrepro.errors import UserError, unknown_choice
+from robustrepro.files import atomic_write, atomic_write_text
 
 KINDS = ("features", "grad_softmax", "grad_fc")
 
@@ -55,3 +71,22 @@ def extract(model: nn.Module, data: DeviceData, kind: str, batch_size: int = 102
         out[start:start + len(block)] = block
     model.train(was_training)
     return out
+
+
+def meta_path(path: str | Path) -> Path:
+    return Path(path).with_suffix(".json")
+
+
+def save_vectors(path: str | Path, array: np.ndarray, meta: dict) -> None:
+    """`array` as .npy at `path` and `meta` (plus its shape and dtype) as JSON beside it, each written atomically."""
+    # A file object: np.save would append .npy to a path without it.
+    atomic_write(path, lambda f: np.save(f, array))
+    meta = {**meta, "shape": list(array.shape), "dtype": str(array.dtype)}
+    atomic_write_text(meta_path(path), json.dumps(meta, indent=2) + "\n")
+
+
+def load_vectors(path: str | Path) -> tuple[np.ndarray, dict]:
+    path = Path(path)
+    if not path.is_file() or not meta_path(path).is_file():
+        raise UserError(f"vectors {path} (or its {meta_path(path).name}) are missing; build them with the extract step")
+    return np.load(path), json.loads(meta_path(path).read_text())

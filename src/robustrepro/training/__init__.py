@@ -9,8 +9,8 @@ device data, view, optimizer, epoch, seeded generators); see context.py.
 """
 
 from robustrepro.training.context import Batch, Part, StepResult, TrainContext
-from robustrepro.training.device import pick_device, set_threads
-from robustrepro.training.device_data import DeviceData
+from robustrepro.compute.device import pick_device, set_threads
+from robustrepro.compute.device_data import DeviceData
 from robustrepro.training.metrics import METRICS, EpochMetric, evaluate
 from robustrepro.training.optim import OPTIMIZERS, build_optimizer
 from robustrepro.training.samplers import SAMPLERS, Sampler

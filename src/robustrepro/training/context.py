@@ -14,8 +14,8 @@ from typing import Callable, NamedTuple
 import torch
 from torch import nn
 
-from robustrepro.training.device import autocast
-from robustrepro.training.device_data import DeviceData
+from robustrepro.compute.device import autocast
+from robustrepro.compute.device_data import DeviceData
 from robustrepro.training.seeding import derive_seed, make_generator
 from robustrepro.views import View
 

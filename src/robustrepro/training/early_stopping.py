@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from robustrepro.errors import UserError
-from robustrepro.training.registry import check_options
+from robustrepro.registry import check_options
 
 
 def default_mode(metric: str) -> str:

@@ -8,7 +8,7 @@ from typing import Iterable
 import torch
 
 from robustrepro.errors import UserError
-from robustrepro.training.registry import Registry
+from robustrepro.registry import Registry
 
 OPTIMIZERS = Registry("optimizer")
 

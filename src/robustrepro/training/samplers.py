@@ -18,7 +18,7 @@ import torch
 
 from robustrepro.errors import UserError
 from robustrepro.training.context import Batch, Part, TrainContext
-from robustrepro.training.registry import Registry
+from robustrepro.registry import Registry
 from robustrepro.training.seeding import derive_seed, make_generator
 
 SAMPLERS = Registry("sampler")

@@ -20,7 +20,7 @@ import torch
 
 from robustrepro.errors import UserError
 from robustrepro.training.early_stopping import Tracker
-from robustrepro.training.registry import Registry
+from robustrepro.registry import Registry
 
 SCHEDULES = Registry("schedule")
 

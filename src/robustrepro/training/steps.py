@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from robustrepro.training.context import Batch, Part, StepResult, TrainContext
-from robustrepro.training.registry import Registry
+from robustrepro.registry import Registry
 
 STEPS = Registry("step")
 

@@ -30,8 +30,8 @@ from robustrepro.runs import canonical_json, resolve, run_id
 from robustrepro.training.checkpoint import (load_checkpoint, load_snapshot, save_checkpoint, save_snapshot,
                                              snapshot_path, stale_because)
 from robustrepro.training.context import Batch, TrainContext
-from robustrepro.training.device import device_name, pick_device, set_threads
-from robustrepro.training.device_data import DeviceData
+from robustrepro.compute.device import device_name, pick_device, set_threads
+from robustrepro.compute.device_data import DeviceData
 from robustrepro.training.early_stopping import Tracker, build_early_stopping
 from robustrepro.training.metrics import build_metrics, evaluate
 from robustrepro.training.optim import build_optimizer

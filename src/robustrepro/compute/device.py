@@ -8,7 +8,7 @@ import platform
 import torch
 
 from robustrepro.errors import UserError, unknown_choice
-from robustrepro.training.gpu_slots import cuda_device
+from robustrepro.compute.gpu_slots import cuda_device
 
 DEVICES = ("auto", "cpu", "cuda")
 
