@@ -13,12 +13,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 import math
 from dataclasses import dataclass
-from numbers import Real
 
 import numpy as np
 import torch
 
 from robustrepro.errors import UserError
+from robustrepro.options import number
 from robustrepro.training.early_stopping import Tracker
 from robustrepro.registry import Registry
 
@@ -60,14 +60,8 @@ class Schedule(ABC):
         pass
 
 
-def _number(key: str, value, low: float = 0.0, strict: bool = False, high: float | None = None) -> float:
-    ok = not isinstance(value, bool) and isinstance(value, Real)
-    ok = ok and (value > low if strict else value >= low) and (high is None or value <= high)
-    if not ok:
-        bound = f"> {low}" if strict else f">= {low}"
-        raise UserError(f"schedule.{key}: must be a number {bound}{f' and <= {high}' if high is not None else ''}; "
-                        f"got {value!r}")
-    return float(value)
+def _number(key: str, value, **bounds) -> float:
+    return number(f"schedule.{key}", value, **bounds)
 
 
 def _steps(key: str, value, plan: Plan) -> int:
@@ -195,7 +189,7 @@ def step(plan: Plan, *, step_size: int, gamma: float = 0.1) -> Schedule:
     """Decay by gamma every step_size epochs."""
     if isinstance(step_size, bool) or not isinstance(step_size, int) or step_size < 1:
         raise UserError(f"schedule.step_size: epochs between decays, an integer >= 1; got {step_size!r}")
-    return EpochDecay(plan, _number("gamma", gamma, strict=True), lambda epoch: epoch // step_size)
+    return EpochDecay(plan, _number("gamma", gamma, above=0), lambda epoch: epoch // step_size)
 
 
 @SCHEDULES.register("multistep")
@@ -205,7 +199,7 @@ def multistep(plan: Plan, *, milestones: list[int], gamma: float = 0.1) -> Sched
             isinstance(m, int) and not isinstance(m, bool) and m >= 1 for m in milestones):
         raise UserError(f"schedule.milestones: a list of epochs (integers >= 1) after which to decay; got {milestones!r}")
     marks = sorted(milestones)
-    return EpochDecay(plan, _number("gamma", gamma, strict=True), lambda epoch: sum(m <= epoch for m in marks))
+    return EpochDecay(plan, _number("gamma", gamma, above=0), lambda epoch: sum(m <= epoch for m in marks))
 
 
 @SCHEDULES.register("cosine")
@@ -218,7 +212,7 @@ def cosine(plan: Plan, *, eta_min: float = 0.0, warmup_epochs: int = 0, total_st
     if warmup >= total:
         raise UserError(f"schedule.warmup_epochs: {warmup_epochs} warmup epochs leave no steps to anneal "
                         f"over ({total} steps in all); use fewer")
-    return Cosine(plan, _number("eta_min", eta_min), warmup, total)
+    return Cosine(plan, _number("eta_min", eta_min, at_least=0), warmup, total)
 
 
 @SCHEDULES.register("onecycle")
@@ -231,10 +225,11 @@ def onecycle(plan: Plan, *, max_lr: float | None = None, total_steps: int | None
     if cycle_momentum and not plan.has_momentum:
         raise UserError("schedule.cycle_momentum: this optimizer has no momentum to cycle; "
                         "set cycle_momentum: false or use sgd or adam")
-    momenta = (_number("base_momentum", base_momentum, high=1.0), _number("max_momentum", max_momentum, high=1.0))
-    return OneCycle(_number("max_lr", plan.base_lr if max_lr is None else max_lr, strict=True),
-                    _steps("total_steps", total_steps, plan), _number("pct_start", pct_start, strict=True, high=1.0),
-                    _number("div_factor", div_factor, strict=True), _number("final_div_factor", final_div_factor, strict=True),
+    momenta = (_number("base_momentum", base_momentum, at_least=0, at_most=1),
+               _number("max_momentum", max_momentum, at_least=0, at_most=1))
+    return OneCycle(_number("max_lr", plan.base_lr if max_lr is None else max_lr, above=0),
+                    _steps("total_steps", total_steps, plan), _number("pct_start", pct_start, above=0, at_most=1),
+                    _number("div_factor", div_factor, above=0), _number("final_div_factor", final_div_factor, above=0),
                     _cos if anneal_strategy == "cos" else _linear, momenta if cycle_momentum else None)
 
 
@@ -244,8 +239,8 @@ def plateau(plan: Plan, *, metric: str = "val_loss", mode: str | None = None, fa
     """Reduce-on-plateau on an epoch metric (a validation or train column of history.csv)."""
     if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
         raise UserError(f"schedule.patience: an integer >= 0; got {patience!r}")
-    return Plateau(plan, _number("factor", factor, strict=True, high=1.0), patience, metric, mode,
-                   _number("min_lr", min_lr))
+    return Plateau(plan, _number("factor", factor, above=0, at_most=1), patience, metric, mode,
+                   _number("min_lr", min_lr, at_least=0))
 
 
 def build_schedule(config: dict, plan: Plan) -> Schedule:
