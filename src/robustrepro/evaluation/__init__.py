@@ -1,0 +1,1 @@
+"""Evaluations: a trained run's snapshot judged after training (adversarial attacks, test-time augmentation)."""
