@@ -6,71 +6,45 @@ C and H = W of 28 or 32 work. `width` scales every channel and hidden width (1.0
 standard architecture; the perceptron has none and ignores it). `dropout` is accepted only
 by models with a natural place for it (see each module); elsewhere a nonzero value is an error.
 
-A builder's signature is its contract: it declares which of in_channels, num_classes,
-image_size, width and dropout it uses, and any model-specific options (e.g. `wrn`'s depth
-and widen), which arrive as `model.<key>` in a run config.
+Builders are registered in MODELS (robustrepro.registry) and called as
+builder(in_channels, num_classes, image_size, **options); their keyword-only parameters are
+the options a run config gives as `model.<key>`: width and dropout where the model uses them,
+and any of its own (e.g. `wrn`'s depth and widen). Build through `build_model`, which also
+handles the two options every run config carries for every model.
 """
 
 from __future__ import annotations
 
-import inspect
-from numbers import Real
-from typing import Callable
-
 from torch import nn
 
-from robustrepro.errors import UserError, unknown_choice
-from robustrepro.models import preact, resnet, small, vgg
-from robustrepro.models.common import Classifier
-
-MODELS: dict[str, Callable[..., Classifier]] = {
-    "resnet20": resnet.resnet20,
-    "resnet32": resnet.resnet32,
-    "resnet56": resnet.resnet56,
-    "resnet18": resnet.resnet18,
-    "preact_resnet56": preact.preact_resnet56,
-    "wrn28_10": preact.wrn28_10,
-    "wrn40_4": preact.wrn40_4,
-    "wrn": preact.wrn,
-    "vgg16_bn": vgg.vgg16_bn,
-    "lenet": small.lenet,
-    "perceptron": small.perceptron,
-    "mlp1": small.mlp1,
-    "mlp2": small.mlp2,
-    "mlp4": small.mlp4,
-    "conv4": small.conv4,
-}
-
-_COMMON = ("in_channels", "num_classes", "image_size", "width", "dropout")
+from robustrepro.errors import UserError
+from robustrepro.models import preact, resnet, small, vgg  # noqa: F401  (each registers its builders)
+from robustrepro.models.common import MODELS, Classifier
+from robustrepro.options import number
 
 
-def build_model(
-    name: str, in_channels: int, num_classes: int, image_size: int, width: float = 1.0, dropout: float = 0.0, **kwargs
-) -> nn.Module:
-    """A freshly initialised model (drawing from torch's global generator: seed it first)."""
-    if name not in MODELS:
-        raise unknown_choice("model.name", name, MODELS)
-    if isinstance(width, bool) or not isinstance(width, Real) or not width > 0:
-        raise UserError(f"model.width: must be a number > 0 (1.0 is the standard architecture); got {width!r}")
-    if isinstance(dropout, bool) or not isinstance(dropout, Real) or not 0 <= dropout < 1:
-        raise UserError(f"model.dropout: must be a probability in [0, 1); got {dropout!r}")
-    builder = MODELS[name]
-    params = inspect.signature(builder).parameters
-    options = [p for p in params if p not in _COMMON]
-    for key in kwargs:
-        if key not in options:
-            known = f"its options are: {', '.join(options)}" if options else "it takes no options"
-            raise UserError(f"model.{key}: model {name!r} has no option {key!r}; {known}")
-    for key in options:
-        if key not in kwargs:
-            raise UserError(f"model.{key}: model {name!r} needs this option")
-    if dropout and "dropout" not in params:
-        with_dropout = sorted(n for n, b in MODELS.items() if "dropout" in inspect.signature(b).parameters)
-        raise UserError(
-            f"model.dropout: model {name!r} has no dropout layer; set it to 0 or use one of: {', '.join(with_dropout)}"
-        )
-    given = dict(in_channels=in_channels, num_classes=num_classes, image_size=image_size, width=width, dropout=dropout)
-    return builder(**{k: v for k, v in given.items() if k in params}, **kwargs)
+def build_model(name: str, in_channels: int, num_classes: int, image_size: int, **options) -> nn.Module:
+    """A freshly initialised model (drawing from torch's global generator: seed it first).
+
+    `options` is the run's model section less its name. width and dropout are checked here for
+    every model, since resolved runs give both to all of them; a builder that does not declare
+    one has no use for it: its width is ignored and its dropout must be 0.
+    """
+    takes = MODELS.options(name)  # an unknown name fails here, listing the models
+    options = dict(options)
+    if "width" in options:
+        number("model.width", options["width"], above=0)
+        if "width" not in takes:
+            del options["width"]
+    if "dropout" in options:
+        number("model.dropout", options["dropout"], at_least=0, below=1)
+        if "dropout" not in takes:
+            if options["dropout"]:
+                with_dropout = [n for n in MODELS if "dropout" in MODELS.options(n)]
+                raise UserError(f"model.dropout: model {name!r} has no dropout layer; set it to 0 or use one of: "
+                                f"{', '.join(with_dropout)}")
+            del options["dropout"]
+    return MODELS.build({"name": name, **options}, in_channels, num_classes, image_size)
 
 
 __all__ = ["MODELS", "Classifier", "build_model"]

@@ -1,9 +1,14 @@
-"""What every model shares: the `head(embed(x))` split, width scaling, initialisation."""
+"""What every model shares: the registry, the `head(embed(x))` split, width scaling, initialisation."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+
+from robustrepro.registry import Registry
+
+# name -> builder(in_channels, num_classes, image_size, *, options); see robustrepro.models.
+MODELS = Registry("model")
 
 
 class Classifier(nn.Module):

@@ -4,6 +4,7 @@ A Wide ResNet (Zagoruyko & Komodakis, 2016) is a pre-activation ResNet with wide
 dropout between the two convolutions of each block, so both are built from one block here.
 Where a block changes shape its shortcut is a 1x1 convolution applied to the pre-activated
 input, as in both reference implementations. `dropout` sits between the block's convolutions.
+The input size does not matter (global average pooling): the builders take `image_size` unused.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from robustrepro.errors import UserError
-from robustrepro.models.common import Classifier, conv3x3, kaiming_init, scaled
+from robustrepro.models.common import MODELS, Classifier, conv3x3, kaiming_init, scaled
+from robustrepro.options import integer
 
 
 class PreActBlock(nn.Module):
@@ -62,25 +64,33 @@ def preact_resnet(
     return model
 
 
-def preact_resnet56(in_channels: int, num_classes: int, width: float, dropout: float) -> Classifier:
+@MODELS.register("preact_resnet56")
+def preact_resnet56(in_channels: int, num_classes: int, image_size: int, *, width: float = 1.0,
+                    dropout: float = 0.0) -> Classifier:
     """PreResNet-56: 3 stages of 9 basic blocks, 16/32/64 channels (0.86M parameters)."""
     widths = [scaled(c, width) for c in (16, 32, 64)]
     return preact_resnet(in_channels, num_classes, widths[0], widths, 9, dropout)
 
 
-def wrn(in_channels: int, num_classes: int, width: float, dropout: float, depth: int, widen: int) -> Classifier:
+@MODELS.register("wrn")
+def wrn(in_channels: int, num_classes: int, image_size: int, *, width: float = 1.0, dropout: float = 0.0,
+        depth: int, widen: int) -> Classifier:
     """WRN-depth-widen: 3 stages of (depth - 4) / 6 blocks, 16k/32k/64k channels after a 16-channel stem."""
-    if not isinstance(depth, int) or depth < 10 or (depth - 4) % 6:
+    depth = integer("model.depth", depth)
+    if depth < 10 or (depth - 4) % 6:
         raise UserError(f"model.depth: a Wide ResNet needs depth = 6n + 4 with n >= 1 (e.g. 16, 28, 40); got {depth!r}")
-    if not isinstance(widen, int) or widen < 1:
-        raise UserError(f"model.widen: the widening factor must be a positive integer (e.g. 4, 10); got {widen!r}")
+    widen = integer("model.widen", widen, at_least=1)  # the widening factor k, e.g. 4 or 10
     widths = [scaled(c * widen, width) for c in (16, 32, 64)]
     return preact_resnet(in_channels, num_classes, scaled(16, width), widths, (depth - 4) // 6, dropout)
 
 
-def wrn28_10(in_channels: int, num_classes: int, width: float, dropout: float) -> Classifier:
-    return wrn(in_channels, num_classes, width, dropout, depth=28, widen=10)
+@MODELS.register("wrn28_10")
+def wrn28_10(in_channels: int, num_classes: int, image_size: int, *, width: float = 1.0,
+             dropout: float = 0.0) -> Classifier:
+    return wrn(in_channels, num_classes, image_size, width=width, dropout=dropout, depth=28, widen=10)
 
 
-def wrn40_4(in_channels: int, num_classes: int, width: float, dropout: float) -> Classifier:
-    return wrn(in_channels, num_classes, width, dropout, depth=40, widen=4)
+@MODELS.register("wrn40_4")
+def wrn40_4(in_channels: int, num_classes: int, image_size: int, *, width: float = 1.0,
+            dropout: float = 0.0) -> Classifier:
+    return wrn(in_channels, num_classes, image_size, width=width, dropout=dropout, depth=40, widen=4)

@@ -5,7 +5,8 @@ halves the resolution), global average pooling and a linear head; they differ in
 depth and shortcut. The CIFAR ResNets use option A shortcuts (parameter-free: subsample and
 zero-pad the new channels), as in the paper's CIFAR experiments, which gives its parameter
 counts (ResNet-20: 0.27M). ResNet-18 uses option B (1x1 convolution + batch norm), as in
-the widely used CIFAR variant (11.2M parameters).
+the widely used CIFAR variant (11.2M parameters). Global average pooling makes them independent of
+the input size, so their builders take `image_size` (every model builder does) without using it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from robustrepro.models.common import Classifier, conv3x3, kaiming_init, scaled
+from robustrepro.models.common import MODELS, Classifier, conv3x3, kaiming_init, scaled
 
 
 class PadShortcut(nn.Module):
@@ -77,18 +78,22 @@ def _cifar_resnet(depth: int, in_channels: int, num_classes: int, width: float) 
     return resnet(in_channels, num_classes, [scaled(c, width) for c in (16, 32, 64)], [n] * 3, "A")
 
 
-def resnet20(in_channels: int, num_classes: int, width: float) -> Classifier:
+@MODELS.register("resnet20")
+def resnet20(in_channels: int, num_classes: int, image_size: int, *, width: float = 1.0) -> Classifier:
     return _cifar_resnet(20, in_channels, num_classes, width)
 
 
-def resnet32(in_channels: int, num_classes: int, width: float) -> Classifier:
+@MODELS.register("resnet32")
+def resnet32(in_channels: int, num_classes: int, image_size: int, *, width: float = 1.0) -> Classifier:
     return _cifar_resnet(32, in_channels, num_classes, width)
 
 
-def resnet56(in_channels: int, num_classes: int, width: float) -> Classifier:
+@MODELS.register("resnet56")
+def resnet56(in_channels: int, num_classes: int, image_size: int, *, width: float = 1.0) -> Classifier:
     return _cifar_resnet(56, in_channels, num_classes, width)
 
 
-def resnet18(in_channels: int, num_classes: int, width: float) -> Classifier:
+@MODELS.register("resnet18")
+def resnet18(in_channels: int, num_classes: int, image_size: int, *, width: float = 1.0) -> Classifier:
     """The CIFAR ResNet-18: 3x3 stem without max pooling, four stages of two blocks, 64-512 channels."""
     return resnet(in_channels, num_classes, [scaled(c, width) for c in (64, 128, 256, 512)], [2] * 4, "B")

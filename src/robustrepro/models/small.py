@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from robustrepro.models.common import Classifier, output_dim, scaled
+from robustrepro.models.common import MODELS, Classifier, output_dim, scaled
 
 
 def _fully_connected(in_features: int, hidden: list[int], dropout: float) -> list[nn.Module]:
@@ -30,24 +30,33 @@ def _mlp(in_channels: int, num_classes: int, image_size: int, hidden: list[int],
     return Classifier(body, nn.Linear(hidden[-1], num_classes))
 
 
+@MODELS.register("perceptron")
 def perceptron(in_channels: int, num_classes: int, image_size: int) -> Classifier:
     """A linear classifier on the raw pixels; its embedding is the flattened image."""
     return Classifier(nn.Flatten(), nn.Linear(in_channels * image_size**2, num_classes))
 
 
-def mlp1(in_channels: int, num_classes: int, image_size: int, width: float, dropout: float) -> Classifier:
+@MODELS.register("mlp1")
+def mlp1(in_channels: int, num_classes: int, image_size: int, *, width: float = 1.0,
+         dropout: float = 0.0) -> Classifier:
     return _mlp(in_channels, num_classes, image_size, [scaled(256, width)], dropout)
 
 
-def mlp2(in_channels: int, num_classes: int, image_size: int, width: float, dropout: float) -> Classifier:
+@MODELS.register("mlp2")
+def mlp2(in_channels: int, num_classes: int, image_size: int, *, width: float = 1.0,
+         dropout: float = 0.0) -> Classifier:
     return _mlp(in_channels, num_classes, image_size, [scaled(c, width) for c in (256, 128)], dropout)
 
 
-def mlp4(in_channels: int, num_classes: int, image_size: int, width: float, dropout: float) -> Classifier:
+@MODELS.register("mlp4")
+def mlp4(in_channels: int, num_classes: int, image_size: int, *, width: float = 1.0,
+         dropout: float = 0.0) -> Classifier:
     return _mlp(in_channels, num_classes, image_size, [scaled(c, width) for c in (256, 128, 64)], dropout)
 
 
-def conv4(in_channels: int, num_classes: int, image_size: int, width: float, dropout: float) -> Classifier:
+@MODELS.register("conv4")
+def conv4(in_channels: int, num_classes: int, image_size: int, *, width: float = 1.0,
+          dropout: float = 0.0) -> Classifier:
     layers: list[nn.Module] = []
     channels = in_channels
     for out_channels in (scaled(c, width) for c in (32, 64, 128, 256)):
@@ -60,7 +69,9 @@ def conv4(in_channels: int, num_classes: int, image_size: int, width: float, dro
     return Classifier(body, nn.Linear(hidden, num_classes))
 
 
-def lenet(in_channels: int, num_classes: int, image_size: int, width: float, dropout: float) -> Classifier:
+@MODELS.register("lenet")
+def lenet(in_channels: int, num_classes: int, image_size: int, *, width: float = 1.0,
+          dropout: float = 0.0) -> Classifier:
     """LeNet-5 with ReLU and max pooling: conv5x5(6)-pool-conv5x5(16)-pool-fc120-fc84-fc.
 
     LeNet-5 was designed for 32x32 inputs (LeCun et al. padded MNIST's 28x28 digits to 32x32);

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from torch import nn
 
-from robustrepro.models.common import Classifier, kaiming_init, output_dim, scaled
+from robustrepro.models.common import MODELS, Classifier, kaiming_init, output_dim, scaled
 
 VGG16 = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
 
 
-def vgg16_bn(in_channels: int, num_classes: int, image_size: int, width: float, dropout: float) -> Classifier:
+@MODELS.register("vgg16_bn")
+def vgg16_bn(in_channels: int, num_classes: int, image_size: int, *, width: float = 1.0,
+             dropout: float = 0.0) -> Classifier:
     layers: list[nn.Module] = []
     channels = in_channels
     for item in VGG16:
