@@ -234,14 +234,17 @@ def test_imbalance_dominant_and_noise_in_view_classes():
 # --- errors -------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("run, message", [
-    ({"noise": {"kind": "uniform", "rate": 1.5}}, "noise.rate: 1.5 is outside [0, 1]"),
-    ({"noise": {"kind": "uniform", "rate": "high"}}, "noise.rate: 'high' is not a number"),
-    ({"noise": {"kind": "uniform"}}, "noise.rate: required"),
-    ({"noise": {"kind": "uniform", "rat": 0.2}}, "noise.rat: not a parameter"),
+    ({"noise": {"kind": "uniform", "rate": 1.5}}, "noise.rate: must be a number >= 0 and <= 1; got 1.5"),
+    ({"noise": {"kind": "uniform", "rate": "high"}}, "noise.rate: must be a number >= 0 and <= 1; got 'high'"),
+    ({"noise": {"kind": "uniform"}}, "noise.rate: noise kind 'uniform' needs this option"),
+    ({"noise": {"kind": "uniform", "rat": 0.2}},
+     "noise.rat: noise kind 'uniform' has no option 'rat'; its options are: rate"),
     ({"noise": {"kind": "gaussian"}}, "noise.kind: unknown value 'gaussian'; choose one of: alpha, background"),
-    ({"noise": {"kind": "alpha", "alpha": -1}}, "noise.alpha: -1 is below 0"),
-    ({"noise": {"kind": "alpha", "alpha": 2.5}}, "noise.alpha: 2.5 is not an integer"),
-    ({"noise": {"kind": "background", "rate": 0.4, "background_class": 10}}, "noise.background_class: 10"),
+    ({"noise": "uniform"}, "noise: expected a mapping with a 'kind' key (one of: alpha, background"),
+    ({"noise": {"kind": "alpha", "alpha": -1}}, "noise.alpha: must be an integer >= 0; got -1"),
+    ({"noise": {"kind": "alpha", "alpha": 2.5}}, "noise.alpha: must be an integer >= 0; got 2.5"),
+    ({"noise": {"kind": "background", "rate": 0.4, "background_class": 10}},
+     "noise.background_class: must be an integer >= 0 and <= 9; got 10"),
     ({"shaping": {"kind": "per_class", "n": 1000}}, "shaping.n: 1000 per class"),
     ({"shaping": {"kind": "imbalance", "classes": [4, 42], "proportion": 0.9, "size": 100}}, "shaping.classes"),
     ({"shaping": {"kind": "imbalance", "classes": [4, 9], "proportion": 0.9, "size": 10**5}}, "shaping.size"),
@@ -253,11 +256,11 @@ def test_imbalance_dominant_and_noise_in_view_classes():
     ({"holdout": {"size": 1000, "per_class": True}}, "holdout.size: 1000 per class"),
     ({"holdout": {"sizes": 10}}, "holdout.sizes"),
     ({"train_subset": 10**6}, "train_subset: 1000000 is more than"),
-    ({"test_subset": 0}, "test_subset: 0 is below 1"),
+    ({"test_subset": 0}, "test_subset: must be an integer >= 1; got 0"),
     ({"validation": "val"}, "validation: unknown value 'val'"),
     ({"validation": "holdout"}, "validation: 'holdout' needs a clean holdout"),
     ({"validation": "test:1000"}, "validation: 'test:1000' must leave some test examples"),
-    ({"data_seed": -1}, "data_seed: -1 is below 0"),
+    ({"data_seed": -1}, "data_seed: must be an integer >= 0; got -1"),
 ])
 def test_bad_spec_names_the_key(run, message):
     with pytest.raises(UserError, match="^" + re.escape(message)):

@@ -9,8 +9,8 @@ previous one left:
    e.g. {size: 10, per_class: true}; seed 002's 20 % validation split, {size: 0.2});
    an integer size is a class-balanced count (per class when per_class), a size in (0, 1) a
    fraction of the pool, stratified by class;
-4. shaping: which of the remaining examples to train on (robustrepro.noise.shaping);
-5. label noise on those (robustrepro.noise.labels);
+4. shaping: which of the remaining examples to train on (a kind of robustrepro.noise.shaping.SHAPING);
+5. label noise on those (a kind of robustrepro.noise.labels.NOISE);
 6. validation: "none", "holdout" (the holdout above), or "test:<n>" (n test examples,
    class-balanced, split off the test set: seed 003 validates on part of the test set).
 
@@ -25,17 +25,15 @@ import re
 import numpy as np
 
 from robustrepro.errors import UserError
-from robustrepro.noise import labels as label_noise
-from robustrepro.noise import shaping
+from robustrepro.noise.labels import NOISE, transition_matrix
 from robustrepro.noise.sampling import balanced_counts, stratified_counts, take_per_class
-from robustrepro.noise.spec import count, is_int, section
+from robustrepro.noise.shaping import SHAPING
+from robustrepro.options import integer
 from robustrepro.runs import DEFAULT_RUN, VIEW_KEYS
 from robustrepro.views import View
 
-__all__ = ["make_view", "NOISE_KINDS", "SHAPING_KINDS"]
+__all__ = ["make_view", "NOISE", "SHAPING"]
 
-NOISE_KINDS = tuple(label_noise.KINDS)
-SHAPING_KINDS = tuple(shaping.KINDS)
 _STAGES = ("train_subset", "test_subset", "holdout", "shaping", "noise", "validation")
 
 
@@ -44,17 +42,17 @@ def make_view(train_y: np.ndarray, test_y: np.ndarray, num_classes: int, spec: d
     spec = _complete(spec)
     train_y = _labels("train", train_y, num_classes)
     test_y = _labels("test", test_y, num_classes)
-    seed = count("data_seed", spec["data_seed"])
+    seed = integer("data_seed", spec["data_seed"], at_least=0)
     rng = dict(zip(_STAGES, map(np.random.default_rng, np.random.SeedSequence(seed).spawn(len(_STAGES)))))
-    shaping_kind, shaping_params = section(spec["shaping"], "shaping", shaping.KINDS)
-    noise_kind, noise_params = section(spec["noise"], "noise", label_noise.KINDS)
+    shaping = SHAPING.build(spec["shaping"])
+    corrupt = NOISE.build(spec["noise"])
 
     # 1. subsets (indices into the dataset's arrays)
     train = _subset(train_y, spec["train_subset"], "train_subset", num_classes, rng["train_subset"])
     test = _subset(test_y, spec["test_subset"], "test_subset", num_classes, rng["test_subset"])
 
     # 2. classes
-    table = shaping.class_map(shaping_kind, shaping_params, num_classes)
+    table = shaping.class_map(num_classes)
     train, test = train[table[train_y[train]] >= 0], test[table[test_y[test]] >= 0]
     view_classes = int(table.max()) + 1
     train_labels, test_labels = table[train_y[train]], table[test_y[test]]
@@ -66,15 +64,14 @@ def make_view(train_y: np.ndarray, test_y: np.ndarray, num_classes: int, spec: d
     train, train_labels = train[~held], train_labels[~held]
 
     # 4. shaping
-    kept = shaping.select(shaping_kind, shaping_params, train_labels, table, rng["shaping"])
+    kept = shaping.select(train_labels, table, rng["shaping"])
     train, train_labels = train[kept], train_labels[kept]
     if train.size == 0:
         raise UserError("the training view is empty: holdout and shaping leave no training example; "
                         "lower holdout.size or the shaping sizes")
 
     # 5. label noise
-    positions, noisy, noise_facts = label_noise.corrupt(noise_kind, noise_params, train_labels, view_classes,
-                                                        rng["noise"])
+    positions, noisy, noise_facts = corrupt(train_labels, view_classes, rng["noise"])
     train, true = train[positions], train_labels[positions]
     noisy_mask = noisy != true
 
@@ -102,7 +99,7 @@ def make_view(train_y: np.ndarray, test_y: np.ndarray, num_classes: int, spec: d
     return View(num_classes=view_classes, train_indices=train, train_labels=noisy, true_labels=true,
                 noisy_mask=noisy_mask, holdout_indices=holdout, holdout_labels=holdout_labels,
                 val_source=val_source, val_indices=val, val_labels=val_labels, test_indices=test,
-                test_labels=test_labels, transition=label_noise.transition_matrix(true, noisy, view_classes),
+                test_labels=test_labels, transition=transition_matrix(true, noisy, view_classes),
                 noise_rate=noise_rate, summary=summary)
 
 
@@ -127,7 +124,7 @@ def _labels(split: str, y: np.ndarray, num_classes: int) -> np.ndarray:
 def _subset(y: np.ndarray, size, key: str, num_classes: int, rng: np.random.Generator) -> np.ndarray:
     if size is None:
         return np.arange(y.size)
-    size = count(key, size, at_least=1)
+    size = integer(key, size, at_least=1)
     if size > y.size:
         raise UserError(f"{key}: {size} is more than the {y.size} examples there are; use at most {y.size} or null")
     available = np.bincount(y, minlength=num_classes)
@@ -144,7 +141,7 @@ def _holdout_counts(holdout: dict, labels: np.ndarray, num_classes: int, rng: np
         raise UserError(f"holdout.per_class: {per_class!r} is not true or false")
     if isinstance(size, float) and 0 < size < 1 and not per_class:
         return stratified_counts(available, size)
-    if not is_int(size) or size < 0:
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
         raise UserError(f"holdout.size: {size!r} is neither a count (an integer >= 0) nor a fraction in (0, 1)"
                         + (" (a fraction cannot be per class)" if per_class else ""))
     if per_class:

@@ -1,8 +1,11 @@
 """Label noise: the labels training sees, drawn from the clean ones.
 
-Every kind returns the training set as positions into the clean labels (repeated for "alpha",
-whose extra examples are copies) and the label each position trains with. An example counts as
-noisy exactly when its training label differs from its true label.
+Every kind is registered in NOISE, built from the view spec's `noise` section, {"kind": ..., **options},
+into a `Corrupt` function: called on the clean labels, it returns the training set as positions
+into them (repeated for "alpha", whose extra examples are copies), the label each position
+trains with, and facts for the view summary. An example counts as noisy exactly when its
+training label differs from its true label. Options are checked when the kind is built, except
+what needs the view's classes (background_class), checked when it corrupts.
 
 - "none".
 - "uniform" {rate}: round(rate * n) examples, chosen at random, get a label drawn uniformly from
@@ -24,49 +27,87 @@ noisy exactly when its training label differs from its true label.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from robustrepro.noise.sampling import take_per_class
-from robustrepro.noise.spec import REQUIRED, class_index, count, fraction
+from robustrepro.options import integer, number
+from robustrepro.registry import Registry
 
-KINDS = {
-    "none": {},
-    "uniform": {"rate": REQUIRED},
-    "uniform_incl": {"rate": REQUIRED},
-    "background": {"rate": REQUIRED, "background_class": REQUIRED},
-    "pair": {"rate": REQUIRED},
-    "alpha": {"alpha": REQUIRED},
-}
+NOISE = Registry("noise", field="kind")
+
+# corrupt(labels, num_classes, rng) -> (positions into labels, training labels, facts for the summary)
+Corrupt = Callable[[np.ndarray, int, np.random.Generator], tuple[np.ndarray, np.ndarray, dict]]
 
 
-def corrupt(kind: str, params: dict, labels: np.ndarray, num_classes: int,
-            rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, dict]:
-    """(positions into `labels`, training labels, facts for the summary)."""
-    n = labels.size
-    positions = np.arange(n)
-    noisy = labels.copy()
-    if kind == "none":
-        return positions, noisy, {}
-    if kind == "alpha":
-        alpha = count("noise.alpha", params["alpha"])
-        blocks = np.repeat(labels[:, None], alpha + 1, axis=1)  # [n, 1 + alpha]: the clean label, then copies
-        blocks[:, 1:] = rng.integers(0, num_classes, size=(n, alpha))
-        return np.repeat(positions, alpha + 1), blocks.ravel(), {"alpha": alpha, "n_clean": n, "n_copies": n * alpha}
-    rate = fraction("noise.rate", params["rate"])
-    if kind == "pair":
+def _rate(rate) -> float:
+    return number("noise.rate", rate, at_least=0, at_most=1)
+
+
+def _relabel_some(rate: float, relabel: Callable) -> Corrupt:
+    """round(rate * n) examples chosen at random get relabel(their labels, num_classes, rng)."""
+    def corrupt(labels, num_classes, rng):
+        chosen = rng.choice(labels.size, round(rate * labels.size), replace=False)
+        noisy = labels.copy()
+        noisy[chosen] = relabel(labels[chosen], num_classes, rng)
+        return np.arange(labels.size), noisy, {"n_selected": int(chosen.size)}
+
+    return corrupt
+
+
+@NOISE.register("none")
+def none() -> Corrupt:
+    return lambda labels, num_classes, rng: (np.arange(labels.size), labels.copy(), {})
+
+
+@NOISE.register("uniform")
+def uniform(*, rate: float) -> Corrupt:
+    # Adding 1 .. K-1 modulo K is a uniform draw from the other classes.
+    return _relabel_some(_rate(rate), lambda y, k, rng: (y + rng.integers(1, k, size=y.size)) % k)
+
+
+@NOISE.register("uniform_incl")
+def uniform_incl(*, rate: float) -> Corrupt:
+    return _relabel_some(_rate(rate), lambda y, k, rng: rng.integers(0, k, size=y.size))
+
+
+@NOISE.register("background")
+def background(*, rate: float, background_class: int) -> Corrupt:
+    rate, target = _rate(rate), integer("noise.background_class", background_class, at_least=0)
+
+    def to_background(y, num_classes, rng):
+        return integer("noise.background_class", target, at_least=0, at_most=num_classes - 1)
+
+    return _relabel_some(rate, to_background)
+
+
+@NOISE.register("pair")
+def pair(*, rate: float) -> Corrupt:
+    rate = _rate(rate)
+
+    def corrupt(labels, num_classes, rng):
         available = np.bincount(labels, minlength=num_classes)
         flip = take_per_class(labels, np.round(rate * available).astype(np.int64), rng)
+        noisy = labels.copy()
         noisy[flip] = (labels[flip] + 1) % num_classes
-        return positions, noisy, {"n_selected": int(flip.sum())}
-    chosen = rng.choice(n, round(rate * n), replace=False)
-    if kind == "uniform":
-        # Adding 1 .. K-1 modulo K is a uniform draw from the other classes.
-        noisy[chosen] = (labels[chosen] + rng.integers(1, num_classes, size=chosen.size)) % num_classes
-    elif kind == "uniform_incl":
-        noisy[chosen] = rng.integers(0, num_classes, size=chosen.size)
-    else:  # background
-        noisy[chosen] = class_index("noise.background_class", params["background_class"], num_classes)
-    return positions, noisy, {"n_selected": int(chosen.size)}
+        return np.arange(labels.size), noisy, {"n_selected": int(flip.sum())}
+
+    return corrupt
+
+
+@NOISE.register("alpha")
+def alpha(*, alpha: int) -> Corrupt:
+    copies = integer("noise.alpha", alpha, at_least=0)
+
+    def corrupt(labels, num_classes, rng):
+        n = labels.size
+        blocks = np.repeat(labels[:, None], copies + 1, axis=1)  # [n, 1 + alpha]: the clean label, then copies
+        blocks[:, 1:] = rng.integers(0, num_classes, size=(n, copies))
+        return np.repeat(np.arange(n), copies + 1), blocks.ravel(), {"alpha": copies, "n_clean": n,
+                                                                    "n_copies": n * copies}
+
+    return corrupt
 
 
 def transition_matrix(true: np.ndarray, noisy: np.ndarray, num_classes: int) -> np.ndarray:
