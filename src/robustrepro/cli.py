@@ -6,6 +6,7 @@
     python -m robustrepro train   --run '{...}' --data mnist.npz --view view.npz --out DIR --checkpoint last.pt
     python -m robustrepro extract --checkpoint a.pt --snapshot final --data mnist.npz --view view.npz --kind features --out v.npy
     python -m robustrepro cluster --vectors v.npy --radius 1.5 --out clusters.npz
+    python -m robustrepro evaluate --run '{...}' --eval '{...}' --data mnist.npz --view view.npz --checkpoint last.pt --out e.json
     python -m robustrepro snakemake --cores all results/quick/massive-noise/figure1.pdf   (robustrepro.launch)
 
 A UserError (bad value, missing or corrupt file) ends the command with one line and exit 2.
@@ -72,7 +73,8 @@ def _train(args) -> None:
 
     metrics = train_run(json.loads(args.run), args.data, args.view, args.out, args.checkpoint,
                         device=args.device, threads=args.threads, progress=not args.no_progress,
-                        compile=args.compile, clustering=args.clustering, lock_timeout=args.lock_timeout)
+                        compile=args.compile, clustering=args.clustering, lock_timeout=args.lock_timeout,
+                        checkpoint_seconds=args.checkpoint_seconds)
     logging.info("final: %s", json.dumps({k: v for k, v in metrics.items() if isinstance(v, (int, float))}))
 
 
@@ -99,11 +101,23 @@ def _cluster(args) -> None:
     cluster_file(args.vectors, args.out, args.radius, args.share, pick_device(args.device))
 
 
+def _evaluate(args) -> None:
+    from robustrepro.evaluation.run import evaluate_snapshot
+    from robustrepro.evaluation.spec import resolve_evaluation
+    from robustrepro.training.checkpoint import snapshot_path
+
+    spec = resolve_evaluation(json.loads(args.eval))
+    path = snapshot_path(args.checkpoint, spec["snapshot"])
+    evaluate_snapshot(json.loads(args.run), spec, args.data, args.view, path, args.out, device=args.device,
+                      threads=args.threads, progress=not args.no_progress)
+
+
 def _collect(args) -> None:
     from robustrepro.papers import load
     from robustrepro.report.results import collect
 
-    table = collect(load(args.paper), args.group, args.scale, args.seeds, args.runs_root)
+    table = collect(load(args.paper, args.paper_module), args.group, args.scale, args.seeds, args.runs_root,
+                    args.evals_root)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out, index=False)
     logging.info("%s/%s: %d runs collected", args.paper, args.group, len(table))
@@ -113,7 +127,8 @@ def _target(args) -> None:
     from robustrepro.papers import load
     from robustrepro.report.targets import build_target
 
-    prefix = build_target(load(args.paper), args.target, args.scale, Path(args.results_dir), Path(args.runs_root))
+    prefix = build_target(load(args.paper, args.paper_module), args.target, args.scale, Path(args.results_dir),
+                          Path(args.runs_root))
     logging.info("built %s", prefix)
 
 
@@ -123,7 +138,7 @@ def _compare(args) -> None:
     from robustrepro.papers import load
     from robustrepro.report.comparison import write_comparison
 
-    paper = load(args.paper)
+    paper = load(args.paper, args.paper_module)
     out = Path(args.results_dir)
     # The groups built (a group whose data is missing here has no CSV: its numbers show as not run).
     csvs = args.groups if args.groups is not None else [out / "groups" / f"{g.name}.csv" for g in paper.groups]
@@ -136,7 +151,7 @@ def _index(args) -> None:
     from robustrepro.papers import all_papers
     from robustrepro.report.index import write_index
 
-    write_index(all_papers(), args.scale, Path(args.out), skipped=json.loads(args.skipped))
+    write_index(all_papers(args.paper_module), args.scale, Path(args.out), skipped=json.loads(args.skipped))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -177,6 +192,9 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--lock-timeout", type=float, default=None,
                    help="seconds to wait while another process trains the same run (default: as long as it "
                         "takes; 0: stop at once)")
+    t.add_argument("--checkpoint-seconds", type=float, default=600.0,
+                   help="within an epoch, write a checkpoint once this many seconds have passed since the last "
+                        "(default 600; epochs always end with one)")
     t.set_defaults(func=_train)
 
     x = sub.add_parser("extract", help="features or last-layer gradients of every training example")
@@ -202,12 +220,25 @@ def parser() -> argparse.ArgumentParser:
     u.add_argument("--threads", type=int, default=None)
     u.set_defaults(func=_cluster)
 
-    c = sub.add_parser("collect", help="one CSV of a run group's coordinates, seeds and final metrics")
+    e = sub.add_parser("evaluate", help="one run's model snapshot on a split of its view, under an attack or defence")
+    e.add_argument("--run", required=True, help="JSON run config of the evaluated run (robustrepro.runs.resolve)")
+    e.add_argument("--eval", required=True, help="JSON evaluation spec (robustrepro.evaluation.spec)")
+    e.add_argument("--data", required=True)
+    e.add_argument("--view", required=True)
+    e.add_argument("--checkpoint", required=True,
+                   help="the run's checkpoint; the snapshot the spec names (final, best, an epoch) sits beside it")
+    e.add_argument("--out", required=True, help="the evaluation's JSON")
+    e.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    e.add_argument("--threads", type=int, default=None)
+    e.set_defaults(func=_evaluate)
+
+    c = sub.add_parser("collect", help="one CSV of a run group's coordinates, seeds, final metrics and evaluations")
     c.add_argument("--paper", required=True)
     c.add_argument("--group", required=True)
     c.add_argument("--scale", required=True)
     c.add_argument("--seeds", required=True, type=lambda s: [int(x) for x in s.split(",")])
     c.add_argument("--runs-root", required=True)
+    c.add_argument("--evals-root", default=None, help="results/{scale}/evals (default: beside --runs-root)")
     c.add_argument("--out", required=True)
     c.set_defaults(func=_collect)
 
@@ -233,8 +264,11 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("--skipped", default="{}", help='JSON {"paper/target": why it was not built}')
     i.set_defaults(func=_index)
 
-    for s in (f, r, v, t, x, u, c, g, k, i):
+    for s in (f, r, v, t, x, u, e, c, g, k, i):
         s.add_argument("--no-progress", action="store_true", help="no progress bars")
+    for s in (c, g, k, i):
+        s.add_argument("--paper-module", action="append", default=[],
+                       help="an importable module defining PAPER, besides robustrepro's papers (config paper_modules)")
     return p
 
 

@@ -33,6 +33,7 @@ DEFAULT_RUN: dict = {
     "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.9, "nesterov": False, "weight_decay": 0.0},
     "schedule": {"name": "constant"},
     "epochs": 1,
+    "iterations": None,  # int: budget the run in optimizer steps instead (then epochs is null)
     "batch_size": 128,
     "augment": {"crop": 0, "flip": False},  # crop: padding in pixels for random crops
     "sampler": {"name": "shuffle"},
@@ -45,6 +46,9 @@ DEFAULT_RUN: dict = {
     # or "share": clusters / points}. See robustrepro.selection.clustering.
     "clustering": None,
     "eval_every": 1,  # evaluate the test set every n epochs (and always at the last)
+    # A per-step log, steps.csv: {"every": n, "metrics": ["batch"], "eval_steps": n, "eval_seconds": s}
+    # (robustrepro.training.step_log); null: none.
+    "step_log": None,
     "seed": 0,
 }
 
@@ -69,6 +73,8 @@ def _merge(base: dict, override: dict, path: str = "") -> dict:
 def resolve(partial: dict) -> dict:
     """The canonical, fully defaulted form of a run configuration."""
     run = _merge(DEFAULT_RUN, partial)
+    if partial.get("iterations") is not None and "epochs" not in partial:
+        run["epochs"] = None  # an iteration budget replaces the default epoch budget
     if run["model"].get("name") != DEFAULT_RUN["model"]["name"]:
         run["model"] = {"width": 1.0, "dropout": 0.0, **run["model"]}
     return run

@@ -1,7 +1,8 @@
 """Epoch metrics: evaluation of a split, and metrics accumulated while training.
 
-An epoch metric is a Part with `update(ctx, batch, result)` after every step and
+An epoch metric is a Part that accumulates in `after_step(ctx, batch, result)` and gives
 `result(ctx) -> {column: value}` for history.csv after end_epoch; it declares its columns up front.
+Its state_dict holds what it accumulated so far, so a run resumed within an epoch goes on counting.
 Sums stay on the device during the epoch and are read once at its end (one host sync), so
 metrics never stall the GPU per batch. Later metrics (gradient cosine similarity between
 clean and all examples, model norm, data covered) are one registered part each: they get
@@ -24,9 +25,6 @@ METRICS = Registry("metrics")
 
 class EpochMetric(Part, ABC):
     columns: tuple[str, ...] = ()
-
-    def update(self, ctx: TrainContext, batch: Batch, result: StepResult) -> None:
-        pass
 
     @abstractmethod
     def result(self, ctx: TrainContext) -> dict[str, float]:
@@ -56,12 +54,20 @@ class TrainMetrics(EpochMetric):
         self.count = 0
         self.sums.zero_()
 
-    def update(self, ctx: TrainContext, batch: Batch, result: StepResult) -> None:
+    def after_step(self, ctx: TrainContext, batch: Batch, result: StepResult) -> None:
         correct = result.logits.argmax(1) == result.labels
         noisy = ctx.data.noisy_mask[result.indices]
         self.count += len(correct)
         self.sums += torch.stack([result.losses.sum().double(), correct.sum().double(), noisy.sum().double(),
                                   (correct & noisy).sum().double(), (correct & ~noisy).sum().double()])
+
+    def state_dict(self) -> dict:
+        return {"count": self.count, "sums": self.sums.cpu()}
+
+    def load_state_dict(self, state: dict) -> None:
+        if state:  # checkpoints of epoch boundaries from before this state was kept hold none
+            self.count = state["count"]
+            self.sums.copy_(state["sums"])
 
     def running(self) -> dict[str, float]:
         """Loss and accuracy so far this epoch (syncs with the device: for progress bars)."""

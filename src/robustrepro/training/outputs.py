@@ -17,9 +17,11 @@ from robustrepro.files import atomic_write_text
 from robustrepro.provenance import now, process_info
 
 
-def write_history(path: str | Path, rows: list[dict]) -> None:
-    """One row per epoch; a value that was not measured (NaN) is an empty cell."""
-    columns = list(dict.fromkeys(key for row in rows for key in row))
+def write_history(path: str | Path, rows: list[dict], columns=None) -> None:
+    """One row per epoch (or step); a value that was not measured (NaN) is an empty cell.
+
+    `columns`: their order, for a file that may have no rows yet (default: as the rows have them)."""
+    columns = list(columns or dict.fromkeys(key for row in rows for key in row))
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
     writer.writeheader()

@@ -10,6 +10,7 @@ context gives them the model and the device data.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+import itertools
 import math
 from numbers import Real
 from typing import Iterator
@@ -32,6 +33,14 @@ class Sampler(Part, ABC):
     @abstractmethod
     def batches(self, ctx: TrainContext) -> Iterator[Batch]:
         """The (indices, weights) of each batch of this epoch, in order."""
+
+    def resume_batches(self, ctx: TrainContext, done: int) -> Iterator[Batch]:
+        """The rest of this epoch's batches after the first `done`, for a run resumed within an epoch.
+
+        Replaying the epoch's draws is exact for a sampler whose batches depend on the epoch's
+        generator and its own state only; one that scores candidates with the model must keep
+        what it chose in its state_dict and override this."""
+        return itertools.islice(self.batches(ctx), done, None)
 
     def summary(self) -> dict:
         """Numbers about the selection for metrics.json (e.g. the number of clusters)."""

@@ -33,10 +33,11 @@ class Plan:
     steps_per_epoch: int
     epochs: int
     has_momentum: bool = True  # whether the optimizer has a momentum (SGD) or beta1 (Adam) to cycle
+    iterations: int | None = None  # the run's budget in optimizer steps, when it has one
 
     @property
     def total_steps(self) -> int:
-        return self.steps_per_epoch * self.epochs
+        return self.iterations if self.iterations is not None else self.steps_per_epoch * self.epochs
 
 
 class Schedule(ABC):
@@ -90,13 +91,15 @@ class Constant(Schedule):
 
 
 class EpochDecay(Schedule):
-    """lr = base * gamma ** (number of decays so far), decays happening at epoch boundaries."""
+    """lr = base * gamma ** (number of decays so far), decays happening at epoch boundaries
+    (or, with `per_step`, after the given numbers of optimizer steps)."""
 
-    def __init__(self, plan: Plan, gamma: float, decays_after):
-        self.plan, self.gamma, self.decays_after = plan, gamma, decays_after
+    def __init__(self, plan: Plan, gamma: float, decays_after, per_step: bool = False):
+        self.plan, self.gamma, self.decays_after, self.per_step = plan, gamma, decays_after, per_step
 
     def lr(self, step: int) -> float:
-        return self.plan.base_lr * self.gamma ** self.decays_after(step // self.plan.steps_per_epoch)
+        done = step if self.per_step else step // self.plan.steps_per_epoch
+        return self.plan.base_lr * self.gamma ** self.decays_after(done)
 
 
 class Cosine(Schedule):
@@ -193,13 +196,19 @@ def step(plan: Plan, *, step_size: int, gamma: float = 0.1) -> Schedule:
 
 
 @SCHEDULES.register("multistep")
-def multistep(plan: Plan, *, milestones: list[int], gamma: float = 0.1) -> Schedule:
-    """Decay by gamma once each listed epoch has been completed (e.g. [120]: from epoch 121 on)."""
+def multistep(plan: Plan, *, milestones: list[int], gamma: float = 0.1, unit: str = "epochs") -> Schedule:
+    """Decay by gamma once each listed epoch has been completed (e.g. [120]: from epoch 121 on);
+    with unit "steps", once each listed number of optimizer steps is done (seed 001's iteration
+    milestones: [40000, 60000] decays from the 40001st step on)."""
+    if unit not in ("epochs", "steps"):
+        raise UserError(f"schedule.unit: what milestones count, 'epochs' or 'steps'; got {unit!r}")
     if not isinstance(milestones, (list, tuple)) or not all(
             isinstance(m, int) and not isinstance(m, bool) and m >= 1 for m in milestones):
-        raise UserError(f"schedule.milestones: a list of epochs (integers >= 1) after which to decay; got {milestones!r}")
+        raise UserError(f"schedule.milestones: a list of {unit} (integers >= 1) after which to decay; "
+                        f"got {milestones!r}")
     marks = sorted(milestones)
-    return EpochDecay(plan, _number("gamma", gamma, above=0), lambda epoch: sum(m <= epoch for m in marks))
+    return EpochDecay(plan, _number("gamma", gamma, above=0), lambda done: sum(m <= done for m in marks),
+                      per_step=unit == "steps")
 
 
 @SCHEDULES.register("cosine")

@@ -330,7 +330,7 @@ class DataCovered(EpochMetric):
         self.start = selection_start(ctx.run["sampler"])
         self.seen = torch.zeros(len(ctx.data), dtype=torch.bool, device=ctx.device)
 
-    def update(self, ctx: TrainContext, batch: Batch, result: StepResult) -> None:
+    def after_step(self, ctx: TrainContext, batch: Batch, result: StepResult) -> None:
         if ctx.epoch >= self.start:
             self.seen[result.indices] = True
 

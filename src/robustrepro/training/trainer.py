@@ -2,11 +2,16 @@
 
 `train_run` is one whole run: take the run's lock, build the parts, resume from the checkpoint
 if it was computed from the same data and code and is not of a finished run, train epoch by
-epoch (checkpoint and history.csv after each), then write metrics.json.
-Beside the checkpoint it keeps model snapshots (see checkpoint.py): the epochs listed in the
-run's `snapshots`, the best epoch and the final weights; `load_model_snapshot` reads one back.
+epoch (checkpoint and history.csv after each, steps.csv too when the run keeps a step log),
+then write metrics.json.
+A run is budgeted in `epochs` or in `iterations` (optimizer steps; the last epoch is then cut
+short). Beside the checkpoint it keeps model snapshots (see checkpoint.py): the epochs listed in
+the run's `snapshots`, the best epoch and the final weights; `load_model_snapshot` reads one back.
 Every random draw of an epoch comes from generators derived from (seed, epoch, purpose), so a
-run resumed at any epoch boundary ends with the same numbers as an uninterrupted one (on a CPU).
+run resumed at an epoch boundary ends with the same numbers as an uninterrupted one (on a CPU).
+Within an epoch a checkpoint is also written every `checkpoint_seconds`; it adds the random
+generators' states and the parts' running sums, and a resume replays the sampler's epoch up
+to that step, so a run killed mid-epoch ends with the same numbers too.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import math
 import sys
 import time
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import torch
 from tqdm import tqdm
@@ -29,8 +34,9 @@ from robustrepro.provenance import code_fingerprint, input_digests, now
 from robustrepro.runs import canonical_json, resolve, run_id
 from robustrepro.training.checkpoint import (load_checkpoint, load_snapshot, save_checkpoint, save_snapshot,
                                              snapshot_path, stale_because)
-from robustrepro.training.context import Batch, TrainContext
 from robustrepro.compute.device import device_name, pick_device, set_threads
+from robustrepro.options import integer
+from robustrepro.training.context import Batch, StepResult, TrainContext
 from robustrepro.compute.device_data import DeviceData
 from robustrepro.training.early_stopping import Tracker, build_early_stopping
 from robustrepro.training.metrics import build_metrics, evaluate
@@ -40,6 +46,7 @@ from robustrepro.training.outputs import new_session, write_history, write_metri
 from robustrepro.training.samplers import SAMPLERS
 from robustrepro.training.schedules import Plan, build_schedule, set_hyperparameters
 from robustrepro.training.seeding import derive_seed
+from robustrepro.training.step_log import StepLog
 from robustrepro.training.steps import STEPS
 from robustrepro.views import View, load_view
 
@@ -50,10 +57,15 @@ TEST_COLUMNS = ("test_acc1", "test_acc5", "test_loss")
 VAL_COLUMNS = ("val_acc1", "val_loss")
 
 
-def _integer(key: str, value, at_least: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < at_least:
-        raise UserError(f"{key}: must be an integer >= {at_least}; got {value!r}")
-    return value
+def _budget(run: dict) -> tuple[int | None, int | None]:
+    """(epochs, iterations): exactly one of them is set."""
+    epochs, iterations = run["epochs"], run["iterations"]
+    if (epochs is None) == (iterations is None):
+        raise UserError(f"epochs, iterations: a run is budgeted in one of them; got epochs {epochs!r} and "
+                        f"iterations {iterations!r}: set the other to null")
+    if iterations is not None:
+        return None, integer("iterations", iterations, at_least=1)
+    return integer("epochs", epochs, at_least=1), None
 
 
 def _snapshot_epochs(value, epochs: int) -> frozenset[int]:
@@ -71,10 +83,9 @@ class Trainer:
                  clustering: str | None = None, inputs: dict | None = None):
         self.run = run
         self.inputs = inputs or {"data": None, "code": None}  # what train_run digested (robustrepro.provenance)
-        self.epochs = _integer("epochs", run["epochs"], 1)
-        self.eval_every = _integer("eval_every", run["eval_every"], 1)
-        seed = _integer("seed", run["seed"], 0)
-        self.snapshots = _snapshot_epochs(run["snapshots"], self.epochs)
+        epochs, self.iterations = _budget(run)
+        self.eval_every = integer("eval_every", run["eval_every"], at_least=1)
+        seed = integer("seed", run["seed"], at_least=0)
         data = DeviceData(prepared, view, device, run["augment"])
 
         torch.manual_seed(derive_seed(seed, "init"))  # model initialisation draws from torch's global RNG
@@ -89,11 +100,16 @@ class Trainer:
         # Schedules are planned on the first epoch's length; a sampler whose epochs change length
         # (facility location after its warm-up) is mapped onto that plan by `schedule_step`.
         self.planned_steps = ctx.steps_per_epoch = self.sampler.steps_per_epoch()
+        # An iteration budget runs as many epochs as it takes; snapshots and the schedule plan
+        # count them from the first epoch's length.
+        self.epochs = epochs if epochs is not None else math.ceil(self.iterations / max(self.planned_steps, 1))
+        self.snapshots = _snapshot_epochs(run["snapshots"], self.epochs)
         ctx.optimizer = build_optimizer(run["optimizer"], model.parameters())
         has_momentum = "momentum" in ctx.optimizer.defaults or "betas" in ctx.optimizer.defaults
         self.schedule = build_schedule(run["schedule"], Plan(ctx.optimizer.defaults["lr"], self.planned_steps,
-                                                             self.epochs, has_momentum))
+                                                             self.epochs, has_momentum, self.iterations))
         self.step = STEPS.build(run["step"], ctx)
+        ctx.update = self.trial_update
         self.metrics = build_metrics(run.get("metrics", []), ctx)
         self.stopper = build_early_stopping(run["early_stopping"])
         # The `best` snapshot: early stopping's best epoch, else the best validation accuracy, else
@@ -110,9 +126,15 @@ class Trainer:
         for tracker in (self.stopper, self.schedule.tracker):
             if tracker is not None:
                 tracker.require(every_epoch)
+        eval_columns = TEST_COLUMNS + (VAL_COLUMNS if data.has("val") else ())
+        self.step_log = None if run["step_log"] is None else StepLog(run["step_log"], ctx, eval_columns)
 
         self.history: list[dict] = []
         self.epoch = 0  # epochs completed
+        self.step_in_epoch = 0  # steps done of the epoch being trained (0 between epochs)
+        self.epoch_lr = math.nan  # the lr at the start of the epoch being trained, for history.csv
+        # Called after every step (train_run: a checkpoint within the epoch when one is due).
+        self.on_step: Callable[[], None] | None = None
         self.stopped_early = False
         self.earlier_s = 0.0  # wall time of the sessions before a resume
         self.session_start = time.perf_counter()
@@ -124,8 +146,14 @@ class Trainer:
         return [self.sampler, self.step, *self.metrics]
 
     @property
+    def budget_spent(self) -> bool:
+        if self.iterations is not None:
+            return self.ctx.global_step >= self.iterations
+        return self.epoch >= self.epochs
+
+    @property
     def finished(self) -> bool:
-        return self.stopped_early or self.epoch >= self.epochs
+        return self.stopped_early or (self.step_in_epoch == 0 and self.budget_spent)
 
     @property
     def elapsed_s(self) -> float:
@@ -141,72 +169,105 @@ class Trainer:
         for part in self.parts:
             part.start_epoch(ctx)
         ctx.steps_per_epoch = self.sampler.steps_per_epoch()
+        self.epoch_lr = self.schedule.lr(self.schedule_step(0))
 
     def schedule_step(self, step_in_epoch: int) -> int:
         """The planned step at this point of the epoch: epoch milestones and annealing follow the
-        share of the epoch done, not a count of optimizer steps that a shorter epoch would skew."""
+        share of the epoch done, not a count of optimizer steps that a shorter epoch would skew.
+        Under an iteration budget the schedule is planned in steps: it is the global step."""
         ctx = self.ctx
+        if self.iterations is not None:
+            return ctx.global_step
         within = step_in_epoch * self.planned_steps // max(ctx.steps_per_epoch, 1)
         return (ctx.epoch - 1) * self.planned_steps + within
 
+    def trial_update(self, batch: Batch) -> StepResult:
+        """ctx.update: one update on `batch` (unaugmented) through the run's step, counted nowhere."""
+        data = self.ctx.data
+        return self.step(self.ctx, batch, data.inputs("train", batch.indices), data.labels("train", batch.indices))
+
     def train_steps(self, batches: Iterable[Batch], bar: tqdm | None = None) -> None:
-        """The hot loop: no host sync here except a progress-bar refresh about once a second."""
+        """The hot loop: no host sync here except a progress-bar refresh about once a second
+        (and the step log's evaluation points, when the run asks for them)."""
         ctx, schedule, data = self.ctx, self.schedule, self.ctx.data
         shown = time.monotonic()
-        for i, batch in enumerate(batches):
-            planned = self.schedule_step(i)
-            set_hyperparameters(ctx.optimizer, schedule.lr(planned), schedule.momentum(planned))
+        for batch in batches:
+            if self.iterations is not None and ctx.global_step >= self.iterations:
+                break
+            planned = self.schedule_step(self.step_in_epoch)
+            lr = schedule.lr(planned)
+            set_hyperparameters(ctx.optimizer, lr, schedule.momentum(planned))
             x = data.inputs("train", batch.indices, self.augment)
             result = self.step(ctx, batch, x, data.labels("train", batch.indices))
-            for metric in self.metrics:
-                metric.update(ctx, batch, result)
             ctx.global_step += 1
+            self.step_in_epoch += 1
+            for part in self.parts:
+                part.after_step(ctx, batch, result)
+            if self.step_log is not None and self.step_log.after_step(ctx, batch, result, lr, self.elapsed_s):
+                self.step_log.evaluated(self.evaluate_splits())
+            if self.on_step is not None:
+                self.on_step()
             if bar is not None and not bar.disable:
                 bar.update()
                 if time.monotonic() - shown > 1.0:
                     bar.set_postfix(self.metrics[0].running())
                     shown = time.monotonic()
 
-    def end_epoch(self, lr: float) -> dict:
-        ctx = self.ctx
-        for part in self.parts:
-            part.end_epoch(ctx)
-        row = {"epoch": ctx.epoch, "lr": lr}
-        for metric in self.metrics:
-            row.update(metric.result(ctx))
+    def evaluate_splits(self, test: bool = True) -> dict:
+        """The validation split's numbers (if any) and, when `test`, the test split's."""
+        ctx, row = self.ctx, {}
         if ctx.data.has("val"):
             val = evaluate(ctx, "val", EVAL_BATCH_SIZE)
             row.update(val_acc1=val["acc1"], val_loss=val["loss"])
-        if self.test_every_epoch or ctx.epoch % self.eval_every == 0 or ctx.epoch == self.epochs:
-            test = evaluate(ctx, "test", EVAL_BATCH_SIZE)
-            row.update(test_acc1=test["acc1"], test_acc5=test["acc5"], test_loss=test["loss"])
-        else:
-            row.update(dict.fromkeys(TEST_COLUMNS, math.nan))
+        if test:
+            result = evaluate(ctx, "test", EVAL_BATCH_SIZE)
+            row.update(test_acc1=result["acc1"], test_acc5=result["acc5"], test_loss=result["loss"])
+        return row
+
+    def end_epoch(self) -> dict:
+        ctx = self.ctx
+        for part in self.parts:
+            part.end_epoch(ctx)
+        row = {"epoch": ctx.epoch, "lr": self.epoch_lr}
+        for metric in self.metrics:
+            row.update(metric.result(ctx))
+        self.epoch, self.step_in_epoch = ctx.epoch, 0
+        last = self.budget_spent
+        row.update(self.evaluate_splits(test=self.test_every_epoch or ctx.epoch % self.eval_every == 0 or last))
+        row.update({c: row.get(c, math.nan) for c in TEST_COLUMNS})
         row["time_s"] = self.elapsed_s
+        if self.step_log is not None:
+            self.step_log.flush()
 
         self.schedule.end_epoch(ctx.epoch, row)
         if self.stopper is not None:
             self.stopper.update(ctx.epoch, row)
-            self.stopped_early = self.stopper.should_stop() and ctx.epoch < self.epochs
+            self.stopped_early = self.stopper.should_stop() and not last
         self.best.update(ctx.epoch, row)
         self.history.append(row)
-        self.epoch = ctx.epoch
         if self.session["first_epoch"] is None:
             self.session["first_epoch"] = self.epoch
         self.session.update(last_epoch=self.epoch, ended=now())
         return row
 
     def fit_epoch(self, progress: bool = False) -> dict:
-        self.start_epoch()
-        lr = self.schedule.lr(self.schedule_step(0))
+        """Train the next epoch, or the rest of the one a mid-epoch checkpoint was taken in."""
+        if self.step_in_epoch == 0:
+            self.start_epoch()
+            batches = self.sampler.batches(self.ctx)
+        else:
+            batches = self.sampler.resume_batches(self.ctx, self.step_in_epoch)
         # In a job's log file (not a terminal) a bar redrawn many times a second buries the
         # epoch lines: there it writes a line every 30 s, enough to see a long epoch move.
         interactive = sys.stderr.isatty()
-        with tqdm(total=self.ctx.steps_per_epoch, desc=f"epoch {self.ctx.epoch}/{self.epochs}", unit="batch",
-                  file=sys.stderr, disable=not progress, leave=False, mininterval=0.1 if interactive else 30,
-                  ascii=not interactive) as bar:
-            self.train_steps(self.sampler.batches(self.ctx), bar)
-        return self.end_epoch(lr)
+        total = self.ctx.steps_per_epoch
+        if self.iterations is not None:
+            total = min(total, self.step_in_epoch + self.iterations - self.ctx.global_step)
+        with tqdm(total=total, initial=self.step_in_epoch, desc=f"epoch {self.ctx.epoch}/{self.epochs}",
+                  unit="batch", file=sys.stderr, disable=not progress, leave=False,
+                  mininterval=0.1 if interactive else 30, ascii=not interactive) as bar:
+            self.train_steps(batches, bar)
+        return self.end_epoch()
 
     def all_sessions(self) -> list[dict]:
         """Every session that trained epochs of these weights, this one included once it has."""
@@ -228,7 +289,7 @@ class Trainer:
             self.save_snapshot(checkpoint_path, "best")
 
     def state_dict(self) -> dict:
-        return {
+        state = {
             "run_json": canonical_json(self.run), "epoch": self.epoch, "global_step": self.ctx.global_step,
             "stopped_early": self.stopped_early, "elapsed_s": self.elapsed_s, "history": self.history,
             "model": self.ctx.model.state_dict(), "optimizer": self.ctx.optimizer.state_dict(),
@@ -236,7 +297,18 @@ class Trainer:
             "step": self.step.state_dict(), "metrics": [m.state_dict() for m in self.metrics],
             "early_stopping": None if self.stopper is None else self.stopper.state_dict(),
             "best": self.best.state_dict(), "inputs": self.inputs, "sessions": self.all_sessions(),
+            "step_log": None if self.step_log is None else self.step_log.state_dict(),
+            "step_in_epoch": self.step_in_epoch,
         }
+        if self.step_in_epoch:  # within an epoch: where its random draws have got to
+            state.update(epoch_lr=self.epoch_lr, rng=self._rng_state())
+        return state
+
+    def _rng_state(self) -> dict:
+        rng = {"torch": torch.get_rng_state(), "augment": self.augment.get_state()}
+        if self.ctx.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.ctx.device)
+        return rng
 
     def load_state_dict(self, state: dict) -> None:
         self.ctx.model.load_state_dict(state["model"])
@@ -244,8 +316,6 @@ class Trainer:
         self.schedule.load_state_dict(state["schedule"])
         self.sampler.load_state_dict(state["sampler"])
         self.step.load_state_dict(state["step"])
-        for metric, metric_state in zip(self.metrics, state["metrics"]):
-            metric.load_state_dict(metric_state)
         if self.stopper is not None:
             self.stopper.load_state_dict(state["early_stopping"])
         self.best.load_state_dict(state["best"])
@@ -256,6 +326,20 @@ class Trainer:
         self.earlier_s = state["elapsed_s"]
         self.session_start = time.perf_counter()
         self.sessions = [dict(s) for s in state.get("sessions", [])]
+        if self.step_log is not None:
+            self.step_log.load_state_dict(state["step_log"])
+        self.step_in_epoch = state.get("step_in_epoch", 0)
+        if self.step_in_epoch:
+            # Back inside the epoch: start it as it was started, then put back what it had
+            # accumulated and drawn by then.
+            self.start_epoch()
+            self.epoch_lr = state["epoch_lr"]
+            torch.set_rng_state(state["rng"]["torch"])
+            self.augment.set_state(state["rng"]["augment"])
+            if "cuda" in state["rng"]:
+                torch.cuda.set_rng_state(state["rng"]["cuda"], self.ctx.device)
+        for metric, metric_state in zip(self.metrics, state["metrics"]):
+            metric.load_state_dict(metric_state)
 
     def summary(self) -> dict:
         """metrics.json: the reported epoch's numbers (the best one under early stopping) and provenance."""
@@ -263,7 +347,7 @@ class Trainer:
         reported = self.history[best - 1] if best else self.history[-1]
         return {
             **{k: v for k, v in reported.items() if k != "time_s"}, **self.sampler.summary(),
-            "epochs_done": self.epoch, "best_epoch": best, "stopped_early": self.stopped_early,
+            "epochs_done": self.epoch, "steps_done": self.ctx.global_step, "best_epoch": best, "stopped_early": self.stopped_early,
             "wall_time_s": self.history[-1]["time_s"], "run_id": run_id(self.run), "seed": self.ctx.seed,
             "provenance": {"run": self.run, **self.provenance()},
         }
@@ -302,13 +386,18 @@ def _describe(row: dict) -> str:
     return f"epoch {row['epoch']}: " + " ".join(parts) + f" ({row['time_s']:.1f} s)"
 
 
+CHECKPOINT_SECONDS = 600.0  # within an epoch, at most this much training is lost to a kill
+
+
 def train_run(run: dict, prepared_path, view_path, out_dir, checkpoint_path, device: str = "auto",
               threads: int | None = None, progress: bool = True, compile: bool = False,
-              clustering: str | None = None, lock_timeout: float | None = None) -> dict:
+              clustering: str | None = None, lock_timeout: float | None = None,
+              checkpoint_seconds: float = CHECKPOINT_SECONDS) -> dict:
     """Train one run (resuming from `checkpoint_path` when it may); returns metrics.json's content.
 
     Another process training the same run is waited for (see lock.py): forever, or at most
-    `lock_timeout` seconds.
+    `lock_timeout` seconds. Besides the checkpoint after every epoch, one is written within an
+    epoch once `checkpoint_seconds` have passed since the last (0: after every step).
     """
     try:
         run = resolve(run)
@@ -323,7 +412,7 @@ def train_run(run: dict, prepared_path, view_path, out_dir, checkpoint_path, dev
         # run it leaves is one this job asked for, not the leftover of a build that is being forced.
         written_meanwhile = lock.waited and _file_state(checkpoint_path) != before
         return _train_locked(run, prepared_path, view_path, out_dir, checkpoint_path, device, progress, compile,
-                             clustering, code, written_meanwhile)
+                             clustering, code, written_meanwhile, checkpoint_seconds)
 
 
 def _file_state(path: Path) -> tuple | None:
@@ -335,7 +424,8 @@ def _file_state(path: Path) -> tuple | None:
 
 
 def _train_locked(run: dict, prepared_path, view_path, out_dir: Path, checkpoint_path: Path, device: str,
-                  progress: bool, compile: bool, clustering: str | None, code: dict, written_meanwhile: bool) -> dict:
+                  progress: bool, compile: bool, clustering: str | None, code: dict, written_meanwhile: bool,
+                  checkpoint_seconds: float) -> dict:
     rid = run_id(run)
     torch_device = pick_device(device)
     state = load_checkpoint(checkpoint_path, run)  # another run's checkpoint fails before any loading
@@ -345,7 +435,7 @@ def _train_locked(run: dict, prepared_path, view_path, out_dir: Path, checkpoint
     trainer.inputs = {"data": input_digests(prepared=prepared_path, view=view_path, clustering=clustering),
                       "code": code}
     stale = [] if state is None else stale_because(state, trainer.inputs)
-    if state is not None and not stale and (state["stopped_early"] or state["epoch"] >= trainer.epochs):
+    if state is not None and not stale and _finished(state, trainer):
         if written_meanwhile:
             trainer.load_state_dict(state)
             log.info("run %s: the process we waited for finished it; keeping its results", rid)
@@ -357,12 +447,15 @@ def _train_locked(run: dict, prepared_path, view_path, out_dir: Path, checkpoint
     (out_dir / "metrics.json").unlink(missing_ok=True)
     if state is not None and not stale:
         trainer.load_state_dict(state)
-        log.info("run %s: resuming from %s after epoch %d", rid, checkpoint_path, trainer.epoch)
+        within = f", step {trainer.step_in_epoch} of epoch {trainer.epoch + 1}" if trainer.step_in_epoch else ""
+        log.info("run %s: resuming from %s after epoch %d%s", rid, checkpoint_path, trainer.epoch, within)
     else:
         if state is not None:
             log.info("run %s: not resuming %s, training from scratch: %s", rid, checkpoint_path, "; ".join(stale))
         _remove_stale_outputs(trainer, checkpoint_path, out_dir)
-        log.info("run %s: training %d epochs on %s", rid, trainer.epochs, device_name(torch_device))
+        budget = f"{trainer.iterations} iterations" if trainer.iterations else f"{trainer.epochs} epochs"
+        log.info("run %s: training %s on %s", rid, budget, device_name(torch_device))
+    trainer.on_step = _checkpoint_within_epochs(trainer, checkpoint_path, checkpoint_seconds)
     while not trainer.finished:
         row = trainer.fit_epoch(progress)
         trainer.save_epoch_snapshots(checkpoint_path)  # before the checkpoint: a rerun of this epoch rewrites them
@@ -372,7 +465,7 @@ def _train_locked(run: dict, prepared_path, view_path, out_dir: Path, checkpoint
             trainer.save_snapshot(checkpoint_path, "final")
             metrics = _write_results(trainer, out_dir)
         else:
-            write_history(out_dir / "history.csv", trainer.history)
+            _write_logs(trainer, out_dir)
         save_checkpoint(checkpoint_path, trainer.state_dict())
         log.info("%s", _describe(row))
     if trainer.stopped_early:
@@ -380,9 +473,39 @@ def _train_locked(run: dict, prepared_path, view_path, out_dir: Path, checkpoint
     return metrics
 
 
+def _finished(state: dict, trainer: Trainer) -> bool:
+    """Whether the checkpoint `state` is of a run that trained to its end."""
+    if state["stopped_early"]:
+        return True
+    if state.get("step_in_epoch", 0):
+        return False
+    if trainer.iterations is not None:
+        return state["global_step"] >= trainer.iterations
+    return state["epoch"] >= trainer.epochs
+
+
+def _checkpoint_within_epochs(trainer: Trainer, checkpoint_path: Path, seconds: float) -> Callable[[], None]:
+    last = time.monotonic()
+
+    def maybe_checkpoint() -> None:
+        nonlocal last
+        # Only the host clock is read per step; the checkpoint itself syncs, rarely.
+        if time.monotonic() - last >= seconds and trainer.step_in_epoch < trainer.ctx.steps_per_epoch:
+            save_checkpoint(checkpoint_path, trainer.state_dict())
+            last = time.monotonic()
+
+    return maybe_checkpoint
+
+
+def _write_logs(trainer: Trainer, out_dir: Path) -> None:
+    write_history(out_dir / "history.csv", trainer.history)
+    if trainer.step_log is not None:
+        write_history(out_dir / "steps.csv", trainer.step_log.flush(), trainer.step_log.columns)
+
+
 def _write_results(trainer: Trainer, out_dir: Path) -> dict:
     metrics = trainer.summary()
-    write_history(out_dir / "history.csv", trainer.history)
+    _write_logs(trainer, out_dir)
     write_metrics(out_dir / "metrics.json", metrics)
     return metrics
 
@@ -393,3 +516,4 @@ def _remove_stale_outputs(trainer: Trainer, checkpoint_path: Path, out_dir: Path
     for tag in [*sorted(trainer.snapshots), "best", "final"]:
         snapshot_path(checkpoint_path, tag).unlink(missing_ok=True)
     (out_dir / "history.csv").unlink(missing_ok=True)
+    (out_dir / "steps.csv").unlink(missing_ok=True)

@@ -1,0 +1,160 @@
+"""Per-step logs: `steps.csv` beside history.csv, for runs whose curves are drawn against steps.
+
+A run asks for one with its `step_log` section (off when null):
+
+    step_log: {every: 10, metrics: [batch], eval_steps: 500, eval_seconds: null}
+
+- every: a row every n optimizer steps (null: rows at evaluation points only).
+- metrics: step metrics by name (STEP_METRICS), each adding columns computed from the step's
+  result; "batch" gives the loss and accuracy of the batch just trained on.
+- eval_steps / eval_seconds: evaluation points, every n steps and/or every s seconds of
+  training, where the test (and validation) split is evaluated as at the end of an epoch.
+
+Every row has step (optimizer steps done), epoch (the epoch it belongs to, from 1), time_s,
+lr and momentum (as used by that step; empty when the optimizer has none). The step metrics'
+values stay on the device, one small tensor per logged row, and reach the host in one
+transfer when the log is flushed: at evaluation points, epoch ends and checkpoints. So logging
+adds no host sync per step.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+import math
+import time
+
+import torch
+
+from robustrepro.errors import UserError
+from robustrepro.options import integer, number
+from robustrepro.registry import Registry, check_options
+from robustrepro.training.context import Batch, StepResult, TrainContext
+
+STEP_METRICS = Registry("step_log.metrics")
+
+BASE_COLUMNS = ("step", "epoch", "time_s", "lr", "momentum")
+
+
+class StepMetric(ABC):
+    columns: tuple[str, ...] = ()
+
+    @abstractmethod
+    def values(self, ctx: TrainContext, batch: Batch, result: StepResult) -> torch.Tensor:
+        """float [len(columns)] on the device: this step's values (no host sync)."""
+
+
+@STEP_METRICS.register("batch")
+class BatchMetric(StepMetric):
+    """Mean loss and accuracy of the batch just trained on, on the labels it trained on."""
+
+    columns = ("batch_loss", "batch_acc")
+
+    def __init__(self, ctx: TrainContext):
+        pass
+
+    def values(self, ctx: TrainContext, batch: Batch, result: StepResult) -> torch.Tensor:
+        correct = (result.logits.argmax(1) == result.labels).float().mean()
+        return torch.stack([result.losses.float().mean(), correct])
+
+
+@STEP_METRICS.register("batch_noise")
+class BatchNoiseMetric(StepMetric):
+    """Accuracy on the noisily and on the correctly labelled examples of the batch (NaN if it has none)."""
+
+    columns = ("batch_noisy_acc", "batch_clean_acc")
+
+    def __init__(self, ctx: TrainContext):
+        pass
+
+    def values(self, ctx: TrainContext, batch: Batch, result: StepResult) -> torch.Tensor:
+        correct = (result.logits.argmax(1) == result.labels).float()
+        noisy = ctx.data.noisy_mask[result.indices].float()
+        return torch.stack([(correct * noisy).sum() / noisy.sum(), (correct * (1 - noisy)).sum() / (1 - noisy).sum()])
+
+
+def _section(config: dict | None) -> dict:
+    def options(*, every: int | None = None, metrics: list = (), eval_steps: int | None = None,
+                eval_seconds: float | None = None) -> dict:
+        return {"every": every, "metrics": list(metrics), "eval_steps": eval_steps, "eval_seconds": eval_seconds}
+
+    if not isinstance(config, dict):
+        raise UserError(f"step_log: a mapping with keys every, metrics, eval_steps, eval_seconds; got {config!r}")
+    check_options("step_log", None, options, config)
+    out = options(**config)
+    for key in ("every", "eval_steps"):
+        if out[key] is not None:
+            integer(f"step_log.{key}", out[key], at_least=1)
+    if out["eval_seconds"] is not None:
+        number("step_log.eval_seconds", out["eval_seconds"], above=0)
+    if not isinstance(config.get("metrics", []), (list, tuple)):
+        raise UserError(f"step_log.metrics: a list of step metric names; got {config['metrics']!r}")
+    if out["every"] is None and out["eval_steps"] is None and out["eval_seconds"] is None:
+        raise UserError("step_log: says neither when to write a row nor when to evaluate; set every, eval_steps "
+                        "or eval_seconds")
+    return out
+
+
+def current_momentum(optimizer: torch.optim.Optimizer) -> float:
+    group = optimizer.param_groups[0]
+    if "betas" in group:
+        return float(group["betas"][0])
+    return float(group["momentum"]) if "momentum" in group else math.nan
+
+
+class StepLog:
+    """The rows of steps.csv: host values now, device values buffered until the next flush."""
+
+    def __init__(self, config: dict | None, ctx: TrainContext, eval_columns: tuple[str, ...]):
+        section = _section(config)
+        self.every, self.eval_steps, self.eval_seconds = section["every"], section["eval_steps"], section["eval_seconds"]
+        self.metrics = [STEP_METRICS.build({"name": name} if isinstance(name, str) else name, ctx)
+                        for name in section["metrics"]]
+        self.metric_columns = tuple(c for m in self.metrics for c in m.columns)
+        self.eval_columns = eval_columns
+        self.columns = BASE_COLUMNS + self.metric_columns + eval_columns
+        self.rows: list[dict] = []  # flushed rows
+        self.pending: list[tuple[dict, torch.Tensor | None]] = []  # host part, device values
+        self.last_eval = time.monotonic()
+
+    @property
+    def evaluates(self) -> bool:
+        return self.eval_steps is not None or self.eval_seconds is not None
+
+    def after_step(self, ctx: TrainContext, batch: Batch, result: StepResult, lr: float, time_s: float) -> bool:
+        """Log the step just taken if it is due; True when it is an evaluation point."""
+        step = ctx.global_step
+        evaluate = (self.eval_steps is not None and step % self.eval_steps == 0) or (
+            self.eval_seconds is not None and time.monotonic() - self.last_eval >= self.eval_seconds)
+        if evaluate or (self.every is not None and step % self.every == 0):
+            host = {"step": step, "epoch": ctx.epoch, "time_s": time_s, "lr": lr,
+                    "momentum": current_momentum(ctx.optimizer)}
+            values = torch.cat([m.values(ctx, batch, result).float() for m in self.metrics]) if self.metrics else None
+            self.pending.append((host, values))
+        return evaluate
+
+    def evaluated(self, values: dict[str, float]) -> None:
+        """Attach an evaluation point's numbers to the row of the step just logged."""
+        self.pending[-1][0].update(values)
+        self.last_eval = time.monotonic()
+
+    def flush(self) -> list[dict]:
+        """Every row so far, complete; one device-to-host transfer for the pending ones."""
+        if self.pending:
+            device_values = [v for _, v in self.pending if v is not None]
+            stacked = torch.stack(device_values).tolist() if device_values else []
+            for i, (host, _) in enumerate(self.pending):
+                row = dict.fromkeys(self.columns, math.nan)
+                row.update(host)
+                if stacked:
+                    row.update(zip(self.metric_columns, stacked[i]))
+                self.rows.append(row)
+            self.pending = []
+        return self.rows
+
+    def state_dict(self) -> dict:
+        return {"rows": self.flush()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.rows = [dict(r) for r in state["rows"]]
+        self.pending = []
+        self.last_eval = time.monotonic()
