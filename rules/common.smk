@@ -32,7 +32,14 @@ for _dataset in DATASETS:
 
 SEEDS = rr_config.seeds(config)
 
-PAPERS = {paper.slug: paper for paper in all_papers()}
+# robustrepro's papers and those of the modules in config key paper_modules (a lab's own specs);
+# every command that reads a paper is told those modules too (PAPER_MODULE_ARGS).
+PAPER_MODULES = list(config.get("paper_modules") or [])
+PAPER_MODULE_ARGS = [arg for name in PAPER_MODULES for arg in ("--paper-module", name)]
+try:
+    PAPERS = {paper.slug: paper for paper in all_papers(PAPER_MODULES)}
+except UserError as err:
+    sys.exit(f"robustrepro: {err}")
 
 # Every run of every paper at every scale, by id: run ids hash the resolved config, so a
 # run that several targets (or papers) need is trained once. Building this imports no torch.
@@ -102,6 +109,22 @@ except UserError as err:
 VIEWS = {view_id(run): view_spec(run) for runs in RUNS.values() for run in runs.values()}
 
 
+def _evaluations():
+    """Every evaluation of every paper at every scale, by id: {scale: {eval id: {run_id, spec, name}}}.
+    Evaluation ids hash the run id and the spec, so one that several groups ask for runs once."""
+    return {
+        scale: {row["eval_id"]: {"run_id": row["run_id"], "spec": row["spec"], "name": row["name"]}
+                for paper in PAPERS.values() for row in paper.evaluations(scale, SEEDS)}
+        for scale in SCALES
+    }
+
+
+try:
+    EVALS = _evaluations()
+except UserError as err:
+    stop(err)
+
+
 # Scales and papers match any slug, so that a mistyped one reaches the input functions below and
 # gets a message naming the choices, rather than Snakemake's "no rule to produce".
 wildcard_constraints:
@@ -113,6 +136,7 @@ wildcard_constraints:
     group=r"[a-z0-9\-]+",
     vectors_id=r"[a-z0-9.\-]+",
     cluster_id=r"[a-z0-9.\-]+",
+    eval_id=r"[a-z0-9.\-]+",
 
 
 def _choices(names):
@@ -179,6 +203,31 @@ def lookup_view(wildcards):
 
 def lookup_vectors(wildcards):
     return _lookup(VECTORS, "vectors", wildcards.vectors_id, lookup_scale(wildcards))
+
+
+def lookup_eval(wildcards):
+    scale = lookup_scale(wildcards)
+    if wildcards.eval_id not in EVALS[scale]:
+        raise UserError(f"unknown evaluation '{wildcards.eval_id}' at scale {scale}: no run group of any paper "
+                        "declares it (its id changes with its run and spec: build a target, not an old path)")
+    return EVALS[scale][wildcards.eval_id]
+
+
+def evaluated_run(wildcards):
+    """The run an evaluation measures: its id and resolved config."""
+    rid = lookup_eval(wildcards)["run_id"]
+    return rid, RUNS[wildcards.scale][rid]
+
+
+def evaluate_inputs(wildcards):
+    rid, run = evaluated_run(wildcards)
+    # A finished run's metrics.json stands for its snapshots, which sit beside its checkpoint
+    # outside the declared outputs (see train.smk).
+    return {
+        "metrics": metrics_path(wildcards.scale, rid),
+        "data": prepared_path(run["dataset"]),
+        "view": f"results/{wildcards.scale}/views/{view_id(run)}.npz",
+    }
 
 
 def extract_inputs(wildcards):
@@ -320,11 +369,14 @@ def default_targets(wildcards):
 
 @one_line_errors
 def group_run_files(wildcards):
-    """metrics.json and history.csv of every run of one group of one paper."""
+    """metrics.json and history.csv of every run of one group of one paper, and the JSON of each
+    of the group's evaluations (the group's CSV carries their numbers)."""
     paper = lookup_paper(wildcards)
     lookup_group(wildcards)
     rows = [r for r in paper.runs(wildcards.scale, SEEDS) if r["group"] == wildcards.group]
-    return [f"results/{wildcards.scale}/runs/{r['run_id']}/{name}" for r in rows for name in ("metrics.json", "history.csv")]
+    evals = [r for r in paper.evaluations(wildcards.scale, SEEDS) if r["group"] == wildcards.group]
+    return ([f"results/{wildcards.scale}/runs/{r['run_id']}/{name}" for r in rows for name in ("metrics.json", "history.csv")]
+            + [f"results/{wildcards.scale}/evals/{r['eval_id']}.json" for r in evals])
 
 
 def target_groups(kind):
@@ -362,6 +414,8 @@ def gpus_per_job():
 
 # Minutes of wall time a training job may take at each scale (cluster schedulers need it).
 TRAIN_RUNTIME = {"smoke": 15, "quick": 60, "paper": 24 * 60}
+# Minutes an evaluation job may take: an attack costs its iterations in forward and backward passes.
+EVAL_RUNTIME = {"smoke": 15, "quick": 60, "paper": 4 * 60}
 
 
 def fetch_args():

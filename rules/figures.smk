@@ -23,7 +23,8 @@ rule figure:
         target=r"figure[0-9_]+",
     params:
         caption=caption_of,
+        papers=PAPER_MODULE_ARGS,
     shell:
         "python -m robustrepro target --paper {wildcards.paper:q} --target {wildcards.target:q} "
         "--scale {wildcards.scale:q} --results-dir results/{wildcards.scale:q}/{wildcards.paper:q} "
-        "--runs-root results/{wildcards.scale:q}/runs > {log:q} 2>&1"
+        "--runs-root results/{wildcards.scale:q}/runs {params.papers:q} > {log:q} 2>&1"

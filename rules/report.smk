@@ -26,9 +26,12 @@ rule comparison:
     localrule: True
     conda:
         ENV
+    params:
+        papers=PAPER_MODULE_ARGS,
     shell:
         "python -m robustrepro compare --paper {wildcards.paper:q} --scale {wildcards.scale:q} "
-        "--results-dir results/{wildcards.scale:q}/{wildcards.paper:q} --groups {input:q} > {log:q} 2>&1"
+        "--results-dir results/{wildcards.scale:q}/{wildcards.paper:q} {params.papers:q} --groups {input:q} "
+        "> {log:q} 2>&1"
 
 
 rule index:
@@ -44,6 +47,7 @@ rule index:
     params:
         # Targets left out for missing data, with why: the index lists them.
         skipped=lambda wildcards: json.dumps(all_skipped(wildcards.scale), sort_keys=True),
+        papers=PAPER_MODULE_ARGS,
     shell:
-        "python -m robustrepro index --scale {wildcards.scale:q} --skipped {params.skipped:q} --out {output:q} "
-        "> {log:q} 2>&1"
+        "python -m robustrepro index --scale {wildcards.scale:q} --skipped {params.skipped:q} {params.papers:q} "
+        "--out {output:q} > {log:q} 2>&1"

@@ -13,10 +13,11 @@ rule collect:
         ENV
     params:
         seeds=",".join(map(str, SEEDS)),
+        papers=PAPER_MODULE_ARGS,
     shell:
         "python -m robustrepro collect --paper {wildcards.paper:q} --group {wildcards.group:q} "
         "--scale {wildcards.scale:q} --seeds {params.seeds:q} --runs-root results/{wildcards.scale:q}/runs "
-        "--out {output:q} > {log:q} 2>&1"
+        "--evals-root results/{wildcards.scale:q}/evals {params.papers:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule table:
@@ -40,7 +41,8 @@ rule table:
         target=r"table[0-9_]+",
     params:
         caption=caption_of,
+        papers=PAPER_MODULE_ARGS,
     shell:
         "python -m robustrepro target --paper {wildcards.paper:q} --target {wildcards.target:q} "
         "--scale {wildcards.scale:q} --results-dir results/{wildcards.scale:q}/{wildcards.paper:q} "
-        "--runs-root results/{wildcards.scale:q}/runs > {log:q} 2>&1"
+        "--runs-root results/{wildcards.scale:q}/runs {params.papers:q} > {log:q} 2>&1"

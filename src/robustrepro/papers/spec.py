@@ -2,10 +2,11 @@
 
 A paper module (robustrepro/papers/<paper>.py) declares one `Paper`. The workflow expands its
 run groups into runs at the configured scale, trains each run once (run ids dedupe across
-groups and papers), collects their metrics into `results/{scale}/{paper}/runs.csv`, and builds
-each target with its builder function. A paper module imports no torch (Snakemake imports
-every spec when it parses the workflow, once per cluster job too); matplotlib is loaded only
-when a figure is drawn.
+groups and papers), evaluates the runs of groups that declare evaluations (an attack, a
+defence: robustrepro.evaluation.spec), collects their metrics and evaluations into
+`results/{scale}/{paper}/groups/<group>.csv`, and builds each target with its builder
+function. A paper module imports no torch (Snakemake imports every spec when it parses the
+workflow, once per cluster job too); matplotlib is loaded only when a figure is drawn.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Callable
 
-from robustrepro.errors import unknown_choice
+from robustrepro.errors import UserError, unknown_choice
+from robustrepro.evaluation.spec import (check_name, check_snapshot, evaluation_id, merge_evaluation,
+                                         resolve_evaluation)
 from robustrepro.runs import resolve, run_id
 from robustrepro.scales import SCALES, at_scale
 
@@ -40,6 +43,13 @@ class RunGroup:
     `overrides[scale]` is merged into every run at that scale (see robustrepro.scales), and
     `grids[scale]` replaces some grid axes at that scale (e.g. fewer alphas for `quick`).
     Every run is repeated for each seed.
+
+    `evaluations` measures every run of the group after training: name -> evaluation spec
+    (robustrepro.evaluation.spec), e.g. {"pgd": {"attack": {"name": "pgd", "eps": 8 / 255}}}; the
+    collected results get the columns <name>_acc1, <name>_clean_acc1, <name>_loss, <name>_clean_loss
+    and <name>_n (robustrepro.report.results).
+    `evaluation_overrides[scale][name]` is merged into that evaluation at that scale (e.g. smoke:
+    {"pgd": {"subset": 200, "attack": {"iterations": 2}}}); evaluations do not change run ids.
     """
 
     name: str
@@ -47,6 +57,8 @@ class RunGroup:
     grid: dict[str, list] = field(default_factory=dict)
     overrides: dict[str, dict] = field(default_factory=dict)
     grids: dict[str, dict[str, list]] = field(default_factory=dict)
+    evaluations: dict[str, dict] = field(default_factory=dict)
+    evaluation_overrides: dict[str, dict[str, dict]] = field(default_factory=dict)
 
     def axes(self, scale: str) -> dict:
         """The grid at this scale. A key may be a tuple of dotted keys whose values move together
@@ -72,6 +84,23 @@ class RunGroup:
             for seed in seeds:
                 out.append(({**coords, "seed": seed}, at_scale({**run, "seed": seed}, scale, self.overrides)))
         return out
+
+    def evaluation_specs(self, scale: str) -> dict[str, dict]:
+        """Each evaluation of the group, resolved at this scale (name -> spec)."""
+        scaled = self.evaluation_overrides.get(scale, {})
+        for name in scaled:
+            if name not in self.evaluations:
+                raise UserError(f"run group {self.name}: evaluation_overrides[{scale!r}] names evaluation {name!r}, "
+                                f"which the group does not declare; its evaluations: "
+                                f"{', '.join(sorted(self.evaluations)) or 'none'}")
+        specs = {}
+        for name, spec in self.evaluations.items():
+            try:
+                check_name(name)
+                specs[name] = resolve_evaluation(merge_evaluation(spec, scaled.get(name, {})))
+            except UserError as err:
+                raise UserError(f"run group {self.name}, evaluation {name} at {scale} scale: {err}") from None
+        return specs
 
 
 def _names(key) -> tuple[str, ...]:
@@ -160,6 +189,25 @@ class Paper:
                 rows.append({"group": group.name, "coords": coords, "run_id": run_id(run), "run": run})
         return rows
 
+    def evaluations(self, scale: str, seeds: list[int]) -> list[dict]:
+        """One row per (run, evaluation of its group): group, coordinates, run id, the
+        evaluation's name, its id and its resolved spec."""
+        try:
+            specs = {group.name: group.evaluation_specs(scale) for group in self.groups}
+        except UserError as err:
+            raise UserError(f"{self.slug}: {err}") from None
+        rows = []
+        for row in self.runs(scale, seeds):
+            for name, spec in specs[row["group"]].items():
+                try:
+                    check_snapshot(spec, row["run"])
+                except UserError as err:
+                    raise UserError(f"{self.slug}: run group {row['group']}, evaluation {name} at {scale} scale: "
+                                    f"{err}") from None
+                rows.append({"group": row["group"], "coords": row["coords"], "run_id": row["run_id"], "name": name,
+                             "eval_id": evaluation_id(row["run_id"], spec), "spec": spec})
+        return rows
+
     def validate(self) -> None:
         names = [t.name for t in self.targets]
         assert len(set(names)) == len(names), f"{self.slug}: duplicate target names"
@@ -176,4 +224,5 @@ class Paper:
             for g in self.groups:
                 for _, run in g.points(scale, [0]):
                     resolve(run)
+            self.evaluations(scale, [0])
 

@@ -1,0 +1,32 @@
+# Evaluations: a finished run's model snapshot measured under an attack and/or a defence
+# (robustrepro.evaluation). One evaluation per job; its JSON is an input of its group's CSV.
+
+
+rule evaluate:
+    input:
+        unpack(one_line_errors(evaluate_inputs)),
+    output:
+        "results/{scale}/evals/{eval_id}.json",
+    conda:
+        ENV
+    log:
+        "results/{scale}/logs/evaluate/{eval_id}.log",
+    # Cluster profiles bundle evaluations as they bundle training runs (workflow/profiles/slurm).
+    group:
+        "eval-bundle"
+    threads: config["threads"]
+    resources:
+        gpu=gpus_per_job(),
+        mem_mb=8000,
+        runtime=lambda wildcards: EVAL_RUNTIME[wildcards.scale],
+    params:
+        run=one_line_errors(lambda wildcards: json.dumps(evaluated_run(wildcards)[1], sort_keys=True)),
+        spec=lambda wildcards: json.dumps(EVALS[wildcards.scale][wildcards.eval_id]["spec"], sort_keys=True),
+        # The snapshots sit beside the run's checkpoint; the spec names which one (see train.smk).
+        checkpoint=lambda wildcards: f"results/{wildcards.scale}/checkpoints/{EVALS[wildcards.scale][wildcards.eval_id]['run_id']}.pt",
+        device=config["device"],
+        flags=[] if config.get("progress", True) else ["--no-progress"],
+    shell:
+        "python -m robustrepro evaluate --run {params.run:q} --eval {params.spec:q} --data {input.data:q} "
+        "--view {input.view:q} --checkpoint {params.checkpoint:q} --out {output:q} --device {params.device:q} "
+        "--threads {threads} {params.flags:q} > {log:q} 2>&1"
