@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import importlib
-import importlib.util
 import math
 import re
 from pathlib import Path
@@ -35,6 +34,7 @@ from robustrepro.noise import NOISE, SHAPING, make_view
 from robustrepro.runs import resolve, view_spec
 from robustrepro.selection.setcover import SetCover, save_set_cover
 from robustrepro.training import METRICS, OPTIMIZERS, SAMPLERS, SCHEDULES, STEPS, Plan, StepResult, Trainer
+from robustrepro.training.step_log import STEP_METRICS
 from robustrepro.training.trainer import TEST_COLUMNS, VAL_COLUMNS
 
 from toydata import CLASSES, toy_data
@@ -52,12 +52,8 @@ KINDS = {
     "shaping": SHAPING,
     "attack": ATTACKS,
     "defence": DEFENCES,
+    "step_metric": STEP_METRICS,
 }
-# Per-step log metrics arrive with the step log; covered here once their module exists.
-if importlib.util.find_spec("robustrepro.training.step_log") is not None:
-    from robustrepro.training.step_log import STEP_METRICS
-
-    KINDS["step_metric"] = STEP_METRICS
 
 EPS = 8 / 255
 EXAMPLES: dict[str, dict[str, dict]] = {
@@ -326,7 +322,7 @@ def check_step_metric(name, options, toy):
     ctx.epoch = 1
     batch = next(iter(trainer.sampler.batches(ctx)))
     result = trainer.step(ctx, batch, ctx.data.inputs("train", batch.indices), ctx.data.labels("train", batch.indices))
-    metric = KINDS["step_metric"].build({"name": name, **options}, ctx)
+    metric = STEP_METRICS.build({"name": name, **options}, ctx)
     values = metric.values(ctx, batch, result)
     assert metric.columns and values.shape == (len(metric.columns),) and values.is_floating_point()
     assert not values.requires_grad
