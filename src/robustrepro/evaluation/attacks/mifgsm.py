@@ -13,9 +13,9 @@ class MIFGSM(Attack):
     """Signed steps along a momentum of gradients, each normalised by its mean absolute value per input.
 
     The momentum is g_t = grad / mean|grad| + decay * g_{t-1}; the iterate is projected back to
-    the eps-ball around x and to [0, 1] after every step. An input whose gradient is exactly zero
-    (a saturated softmax) gets a zero normalised gradient, where torchattacks would divide by zero
-    and return NaN; otherwise the numbers are its MIFGSM's.
+    the eps-ball around x and to [0, 1] after every step. The numbers are torchattacks' MIFGSM's,
+    but for one case: an input whose gradient is exactly zero (a saturated softmax) adds nothing to
+    its momentum here, where torchattacks' 0/0 makes the momentum NaN and the input never moves again.
     """
 
     def __init__(self, *, eps: float, step_size: float, iterations: int, decay: float = 1.0, eot_samples: int = 1):
