@@ -196,6 +196,8 @@ class Paper:
             specs = {group.name: group.evaluation_specs(scale) for group in self.groups}
         except UserError as err:
             raise UserError(f"{self.slug}: {err}") from None
+        if not any(specs.values()):
+            return []  # no run is expanded for nothing: the workflow asks this of every paper at parse time
         rows = []
         for row in self.runs(scale, seeds):
             for name, spec in specs[row["group"]].items():
