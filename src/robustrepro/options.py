@@ -22,19 +22,23 @@ def _within(value, at_least, above, at_most, below) -> bool:
             and (at_most is None or value <= at_most) and (below is None or value < below))
 
 
+def _message(key: str, kind: str, bounds: str, meaning: str | None, value) -> str:
+    what = f"{kind}{' ' + bounds if bounds else ''}"
+    return f"{key}: {meaning + ', ' + what if meaning else 'must be ' + what}; got {value!r}"
+
+
 def number(key: str, value, *, at_least: float | None = None, above: float | None = None,
-           at_most: float | None = None, below: float | None = None) -> float:
-    """`value` as a float, or a UserError naming `key` and the allowed range."""
+           at_most: float | None = None, below: float | None = None, meaning: str | None = None) -> float:
+    """`value` as a float, or a UserError naming `key`, what it means and the allowed range."""
     if isinstance(value, bool) or not isinstance(value, Real) or not _within(value, at_least, above, at_most, below):
-        bounds = _bounds(at_least, above, at_most, below)
-        raise UserError(f"{key}: must be a number{' ' + bounds if bounds else ''}; got {value!r}")
+        raise UserError(_message(key, "a number", _bounds(at_least, above, at_most, below), meaning, value))
     return float(value)
 
 
-def integer(key: str, value, *, at_least: int | None = None, at_most: int | None = None) -> int:
+def integer(key: str, value, *, at_least: int | None = None, at_most: int | None = None,
+            meaning: str | None = None) -> int:
     """`value` as an int (not a bool, not a float), or a UserError naming `key` and the allowed range."""
     if isinstance(value, bool) or not isinstance(value, int) or not _within(value, at_least, None, at_most, None):
-        bounds = _bounds(at_least, None, at_most, None)
-        raise UserError(f"{key}: must be an integer{' ' + bounds if bounds else ''}; got {value!r}")
+        raise UserError(_message(key, "an integer", _bounds(at_least, None, at_most, None), meaning, value))
     return value
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from robustrepro.errors import UserError
+from robustrepro.options import integer
 from robustrepro.registry import check_options
 
 
@@ -55,9 +56,7 @@ class EarlyStopping(Tracker):
     """
 
     def __init__(self, *, patience: int, metric: str = "val_acc1", mode: str | None = None):
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
-            raise UserError(f"early_stopping.patience: epochs without improvement before stopping, an integer >= 1; "
-                            f"got {patience!r}")
+        integer("early_stopping.patience", patience, at_least=1, meaning="epochs without improvement before stopping")
         super().__init__("early_stopping", metric, mode)
         self.patience = patience
 

@@ -12,12 +12,11 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 import itertools
 import math
-from numbers import Real
 from typing import Iterator
 
 import torch
 
-from robustrepro.errors import UserError
+from robustrepro.options import integer, number
 from robustrepro.training.context import Batch, Part, TrainContext
 from robustrepro.registry import Registry
 from robustrepro.training.seeding import derive_seed, make_generator
@@ -71,10 +70,7 @@ class SubsetSampler(Sampler):
 
 
 def batch_size(ctx: TrainContext) -> int:
-    size = ctx.run["batch_size"]
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise UserError(f"batch_size: must be a positive integer; got {size!r}")
-    return size
+    return integer("batch_size", ctx.run["batch_size"], at_least=1)
 
 
 @SAMPLERS.register("shuffle")
@@ -107,11 +103,8 @@ def fixed_subset(ctx: TrainContext, *, fraction: float, warmup_epochs: int = 0) 
 
     warmup_epochs: full-data epochs before the subset takes over (seed 000's random baseline gets
     the warm-up of the facility-location run it is compared with)."""
-    if isinstance(fraction, bool) or not isinstance(fraction, Real) or not 0 < fraction <= 1:
-        raise UserError(f"sampler.fraction: the share of training examples to keep, in (0, 1]; got {fraction!r}")
-    if isinstance(warmup_epochs, bool) or not isinstance(warmup_epochs, int) or warmup_epochs < 0:
-        raise UserError(f"sampler.warmup_epochs: full-data epochs before the subset, an integer >= 0; "
-                        f"got {warmup_epochs!r}")
+    number("sampler.fraction", fraction, above=0, at_most=1, meaning="the share of training examples to keep")
+    integer("sampler.warmup_epochs", warmup_epochs, at_least=0, meaning="full-data epochs before the subset")
     n = len(ctx.data)
     size = max(1, round(fraction * n))
     # Drawn on the CPU so the subset is the same on every device.

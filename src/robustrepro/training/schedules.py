@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from robustrepro.errors import UserError
-from robustrepro.options import number
+from robustrepro.options import integer, number
 from robustrepro.training.early_stopping import Tracker
 from robustrepro.registry import Registry
 
@@ -69,9 +69,7 @@ def _steps(key: str, value, plan: Plan) -> int:
     """An optional step count; None means the whole run."""
     if value is None:
         return plan.total_steps
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise UserError(f"schedule.{key}: a positive number of optimizer steps, or null for the whole run; got {value!r}")
-    return value
+    return integer(f"schedule.{key}", value, at_least=1, meaning="optimizer steps, or null for the whole run")
 
 
 def _cos(start: float, end: float, pct: float) -> float:
@@ -190,8 +188,7 @@ def constant(plan: Plan) -> Schedule:
 @SCHEDULES.register("step")
 def step(plan: Plan, *, step_size: int, gamma: float = 0.1) -> Schedule:
     """Decay by gamma every step_size epochs."""
-    if isinstance(step_size, bool) or not isinstance(step_size, int) or step_size < 1:
-        raise UserError(f"schedule.step_size: epochs between decays, an integer >= 1; got {step_size!r}")
+    integer("schedule.step_size", step_size, at_least=1, meaning="epochs between decays")
     return EpochDecay(plan, _number("gamma", gamma, above=0), lambda epoch: epoch // step_size)
 
 
@@ -214,8 +211,7 @@ def multistep(plan: Plan, *, milestones: list[int], gamma: float = 0.1, unit: st
 @SCHEDULES.register("cosine")
 def cosine(plan: Plan, *, eta_min: float = 0.0, warmup_epochs: int = 0, total_steps: int | None = None) -> Schedule:
     """Cosine annealing from the optimizer's lr to eta_min over total_steps (default: the whole run)."""
-    if isinstance(warmup_epochs, bool) or not isinstance(warmup_epochs, int) or warmup_epochs < 0:
-        raise UserError(f"schedule.warmup_epochs: an integer >= 0; got {warmup_epochs!r}")
+    integer("schedule.warmup_epochs", warmup_epochs, at_least=0)
     total = _steps("total_steps", total_steps, plan)
     warmup = warmup_epochs * plan.steps_per_epoch
     if warmup >= total:
@@ -246,8 +242,7 @@ def onecycle(plan: Plan, *, max_lr: float | None = None, total_steps: int | None
 def plateau(plan: Plan, *, metric: str = "val_loss", mode: str | None = None, factor: float = 0.1,
             patience: int = 10, min_lr: float = 0.0) -> Schedule:
     """Reduce-on-plateau on an epoch metric (a validation or train column of history.csv)."""
-    if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
-        raise UserError(f"schedule.patience: an integer >= 0; got {patience!r}")
+    integer("schedule.patience", patience, at_least=0)
     return Plateau(plan, _number("factor", factor, above=0, at_most=1), patience, metric, mode,
                    _number("min_lr", min_lr, at_least=0))
 

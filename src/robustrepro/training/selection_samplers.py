@@ -26,12 +26,12 @@ in feature space a mislabelled point, sitting among another class's points, has 
 from __future__ import annotations
 
 import math
-from numbers import Real
 
 import numpy as np
 import torch
 
 from robustrepro.errors import UserError, unknown_choice
+from robustrepro.options import integer, number
 from robustrepro.selection.vectors import extract
 from robustrepro.selection.facility import per_class_ball_counts, per_class_facility_location
 from robustrepro.selection.setcover import load_set_cover
@@ -147,8 +147,7 @@ def _ball_source(ctx: TrainContext, radius, space: str) -> torch.Tensor | None:
     if space not in BALL_SPACES:
         raise unknown_choice("sampler.space", space, BALL_SPACES)
     if radius is not None:
-        if isinstance(radius, bool) or not isinstance(radius, Real) or not radius >= 0:
-            raise UserError(f"sampler.radius: a distance >= 0 in the sampler's space ({space}); got {radius!r}")
+        number("sampler.radius", radius, at_least=0, meaning=f"a distance in the sampler's space ({space})")
         return None
     if ctx.clustering is None:
         raise UserError("sampler.radius: ball counts need a radius to count within, or the run's set-cover "
@@ -170,10 +169,8 @@ def _ball_counts_now(ctx: TrainContext, radius: float, space: str, grads: torch.
 
 
 def _warmup(value, at_least: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < at_least:
-        raise UserError(f"sampler.warmup_epochs: full-data epochs before selecting or weighting, an integer "
-                        f">= {at_least}; got {value!r}")
-    return value
+    return integer("sampler.warmup_epochs", value, at_least=at_least,
+                   meaning="full-data epochs before selecting or weighting")
 
 
 def _normalised(weights: torch.Tensor | None) -> torch.Tensor | None:
@@ -247,8 +244,7 @@ def facility_location(ctx: TrainContext, *, ratio: float, warmup_epochs: int = D
     weights: "size" (cluster sizes, normalised over the batch), "equal", or "ball": ball counts
     within `radius` in `space` at each selection, or those of the run's set-cover clustering.
     """
-    if isinstance(ratio, bool) or not isinstance(ratio, Real) or not 0 < ratio <= 1:
-        raise UserError(f"sampler.ratio: the share of each class to train on, in (0, 1]; got {ratio!r}")
+    number("sampler.ratio", ratio, above=0, at_most=1, meaning="the share of each class to train on")
     if not isinstance(reselect, bool):
         raise UserError(f"sampler.reselect: true or false; got {reselect!r}")
     if weights not in FACILITY_WEIGHTS:
