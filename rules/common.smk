@@ -11,6 +11,7 @@ from robustrepro.data.registry import DATASETS
 from robustrepro.errors import UserError
 from robustrepro.jobenv import expose_package, visible_gpus
 from robustrepro.papers import all_papers
+from robustrepro.papers.spec import TARGET_NAMES
 from robustrepro.runs import view_id, view_spec
 from robustrepro.scales import SCALES
 
@@ -38,6 +39,8 @@ PAPER_MODULES = list(config.get("paper_modules") or [])
 PAPER_MODULE_ARGS = [arg for name in PAPER_MODULES for arg in ("--paper-module", name)]
 try:
     PAPERS = {paper.slug: paper for paper in all_papers(PAPER_MODULES)}
+    for _paper in PAPERS.values():
+        _paper.validate()
 except UserError as err:
     sys.exit(f"robustrepro: {err}")
 

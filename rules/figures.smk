@@ -20,7 +20,7 @@ rule figure:
     conda:
         ENV
     wildcard_constraints:
-        target=r"figure[0-9_]+",
+        target=TARGET_NAMES["figure"],
     params:
         caption=caption_of,
         papers=PAPER_MODULE_ARGS,

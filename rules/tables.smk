@@ -38,7 +38,7 @@ rule table:
     conda:
         ENV
     wildcard_constraints:
-        target=r"table[0-9_]+",
+        target=TARGET_NAMES["table"],
     params:
         caption=caption_of,
         papers=PAPER_MODULE_ARGS,

@@ -45,14 +45,14 @@ GROUP = RunGroup(
 )
 
 
-def table1(ctx):
+def table2_1(ctx):
     runs = ctx.results["lenet"]
     ctx.table(pd.DataFrame({"seed": runs["seed"], "clean": 100 * runs["pgd_clean_acc1"],
                             "PGD": 100 * runs["pgd_acc1"]}))
 
 
 PAPER = Paper("eval-demo", "none", "An evaluation demo", (GROUP,),
-              (Target("table1", "table", ("lenet",), table1, "Clean and PGD accuracy"),))
+              (Target("table2_1", "table", ("lenet",), table2_1, "Clean and PGD accuracy"),))
 '''
 
 
@@ -113,7 +113,7 @@ def test_a_paper_lists_its_evaluations_and_they_leave_run_ids_alone():
     evaluated = RunGroup("g", plain.base, grid=plain.grid,
                          evaluations={"pgd": {"attack": PGD}, "early": {"snapshot": 2}},
                          evaluation_overrides={"smoke": {"pgd": {"subset": 20}}})
-    target = (Target("table1", "table", ("g",), print, "c"),)
+    target = (Target("table2_1", "table", ("g",), print, "c"),)
     a, b = Paper("p", "s", "P", (plain,), target), Paper("p", "s", "P", (evaluated,), target)
     assert [r["run_id"] for r in a.runs("smoke", [0, 1])] == [r["run_id"] for r in b.runs("smoke", [0, 1])]
     assert a.evaluations("smoke", [0]) == []
@@ -204,7 +204,7 @@ def test_a_smoke_run_under_pgd_builds_through_snakemake_and_a_rerun_does_nothing
     modules = write_paper_module(tmp_path / "modules")
     monkeypatch.syspath_prepend(str(modules))
     cfg = smoke_config(tmp_path, seeds=[0], paper_modules=["eval_demo_paper"])
-    target = "results/smoke/eval-demo/table1.tex"
+    target = "results/smoke/eval-demo/table2_1.tex"
     proc = _snakemake(tmp_path, cfg, modules, "--cores", "2", target)
     assert proc.returncode == 0, proc.stderr[-4000:]
 
@@ -227,7 +227,7 @@ def test_a_smoke_run_under_pgd_builds_through_snakemake_and_a_rerun_does_nothing
 
     group = pd.read_csv(results / "eval-demo" / "groups" / "lenet.csv")
     assert group.loc[0, "pgd_acc1"] == pytest.approx(pgd["acc1"]) and group.loc[0, "pgd_n"] == 50
-    table = pd.read_csv(results / "eval-demo" / "table1.csv")
+    table = pd.read_csv(results / "eval-demo" / "table2_1.csv")
     assert table.loc[0, "PGD"] == pytest.approx(100 * pgd["acc1"])
 
     again = _snakemake(tmp_path, cfg, modules, "--cores", "2", target)
@@ -251,7 +251,7 @@ def test_the_slurm_profile_bundles_evaluations_apart_from_training(tmp_path):
     modules = write_paper_module(tmp_path / "modules")
     cfg = smoke_config(tmp_path, seeds=[0, 1], paper_modules=["eval_demo_paper"])
     proc = _snakemake(tmp_path, cfg, modules, "--workflow-profile", str(ROOT / "workflow" / "profiles" / "slurm"),
-                      "--dry-run", "results/smoke/eval-demo/table1.tex")
+                      "--dry-run", "results/smoke/eval-demo/table2_1.tex")
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
     assert "Group job eval-bundle" in out and "Group job train-bundle" in out

@@ -1,5 +1,6 @@
 """The paper-spec framework: grids, scales, dedup of shared runs, target listing, cheap imports."""
 
+import os
 import subprocess
 import sys
 
@@ -8,6 +9,8 @@ import pytest
 from robustrepro.papers import MODULES, all_papers, load
 from robustrepro.papers.spec import Paper, RunGroup, Target, get_dotted, set_dotted
 from robustrepro.errors import UserError
+
+from conftest import ROOT, smoke_config
 
 
 def test_set_and_get_dotted_do_not_mutate():
@@ -83,3 +86,52 @@ def test_unknown_group_or_target_names_the_paper_and_the_choices(lookup, known):
     assert getattr(paper, lookup)(known) is not None
     with pytest.raises(UserError, match=rf"massive-noise.*{lookup}.*'nope'.*{known}"):
         getattr(paper, lookup)("nope")
+
+
+# --- Paper.validate: a broken spec stops the build at parse time with one line ---
+
+def _paper(groups=None, targets=None, **kwargs):
+    groups = groups or (_group("g"),)
+    targets = targets or (Target("table2_1", "table", ("g",), print, "c"),)
+    return Paper("demo", "none", "Demo", tuple(groups), tuple(targets), **kwargs)
+
+
+@pytest.mark.parametrize("paper, message", [
+    (lambda: _paper(targets=(Target("table-a", "table", ("g",), print, "c"),)), "target table-a: a table's name"),
+    (lambda: _paper(targets=(Target("figure1", "table", ("g",), print, "c"),)), "target figure1: a table's name"),
+    (lambda: _paper(targets=(Target("table1", "chart", ("g",), print, "c"),)), "kind 'chart'"),
+    (lambda: _paper(targets=(Target("table1", "table", ("h",), print, "c"),)), "unknown run groups h"),
+    (lambda: _paper(targets=(Target("table1", "table", ("g",), print, "c"),) * 2), "two targets are named 'table1'"),
+    (lambda: _paper(groups=(_group("g"), _group("g"))), "two run groups are named 'g'"),
+    (lambda: _paper(groups=(RunGroup("g", {"epochs": 2, "epoch": 3}),)), "unknown run key 'epoch'"),
+])
+def test_validate_names_the_first_problem_in_one_line(paper, message):
+    with pytest.raises(UserError, match=message) as err:
+        paper().validate()
+    assert str(err.value).startswith("paper demo: ") and "\n" not in str(err.value)
+
+
+def test_target_names_with_chapter_numbers_validate():
+    _paper(targets=(Target("table2_1", "table", ("g",), print, "c"),
+                    Target("figure3_4", "figure", ("g",), print, "c"))).validate()
+
+
+BROKEN_PAPER = '''
+from robustrepro.papers.spec import Paper, RunGroup, Target
+
+PAPER = Paper("broken", "none", "Broken", (RunGroup("g", {"dataset": "mnist"}),),
+              (Target("table 1", "table", ("g",), print, "c"),))
+'''
+
+
+def test_the_workflow_refuses_a_broken_paper_spec_when_it_parses(tmp_path):
+    (tmp_path / "broken_paper.py").write_text(BROKEN_PAPER)
+    cfg = smoke_config(tmp_path, paper_modules=["broken_paper"])
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory",
+                           str(tmp_path), "--configfile", str(cfg), "-n"], capture_output=True, text=True,
+                          timeout=300, env=env)
+    assert proc.returncode != 0
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("robustrepro:")]
+    assert lines == ["robustrepro: paper broken: target table 1: a table's name is 'table' and digits or underscores "
+                     "(e.g. table2_1), which the workflow's table rule builds"], proc.stderr[-2000:]

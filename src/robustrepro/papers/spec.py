@@ -12,6 +12,7 @@ workflow, once per cluster job too); matplotlib is loaded only when a figure is 
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -159,6 +160,10 @@ class Claim:
         return self.check(results, {g: histories[g] for g in self.histories})
 
 
+# What the workflow's table and figure rules build (their wildcard constraints say the same).
+TARGET_NAMES = {"table": r"table[0-9_]+", "figure": r"figure[0-9_]+"}
+
+
 @dataclass(frozen=True)
 class Paper:
     slug: str
@@ -211,20 +216,44 @@ class Paper:
         return rows
 
     def validate(self) -> None:
+        """Raise a one-line UserError naming the first inconsistency of this spec.
+
+        The workflow calls it for every paper when it is parsed, so a mistake in a spec (a
+        target of an unknown group, a name no rule builds, a run config that does not resolve)
+        stops the build before any job runs."""
+        def fail(message: str):
+            raise UserError(f"paper {self.slug}: {message}")
+
         names = [t.name for t in self.targets]
-        assert len(set(names)) == len(names), f"{self.slug}: duplicate target names"
         known = {g.name for g in self.groups}
+        for name in {n for n in names if names.count(n) > 1}:
+            fail(f"two targets are named {name!r}; give each its own name")
+        for group in {g.name for g in self.groups if [h.name for h in self.groups].count(g.name) > 1}:
+            fail(f"two run groups are named {group!r}; give each its own name")
         for t in self.targets:
-            assert set(t.groups) <= known, f"{self.slug}.{t.name}: unknown group in {t.groups}"
+            if t.kind not in TARGET_NAMES:
+                fail(f"target {t.name}: kind {t.kind!r} is neither 'table' nor 'figure'")
+            if not re.fullmatch(TARGET_NAMES[t.kind], t.name):
+                fail(f"target {t.name}: a {t.kind}'s name is '{t.kind}' and digits or underscores "
+                     f"(e.g. {t.kind}2_1), which the workflow's {t.kind} rule builds")
+            if unknown := sorted(set(t.groups) - known):
+                fail(f"target {t.name} reads unknown run groups {', '.join(unknown)}; groups: {', '.join(sorted(known))}")
         for r in self.reported:
-            assert r.group in known and r.target in names, f"{self.slug}: reported value for unknown {r}"
+            if r.group not in known or r.target not in names:
+                fail(f"a reported value names target {r.target!r} and group {r.group!r}: "
+                     "both must be declared in the spec")
         claim_names = [c.name for c in self.claims]
-        assert len(set(claim_names)) == len(claim_names), f"{self.slug}: duplicate claim names"
+        for name in {n for n in claim_names if claim_names.count(n) > 1}:
+            fail(f"two claims are named {name!r}; give each its own name")
         for c in self.claims:
-            assert set(c.histories) <= known, f"{self.slug}.{c.name}: histories of unknown groups {c.histories}"
+            if unknown := sorted(set(c.histories) - known):
+                fail(f"claim {c.name} reads the histories of unknown run groups {', '.join(unknown)}")
         for scale in SCALES:
             for g in self.groups:
-                for _, run in g.points(scale, [0]):
-                    resolve(run)
+                try:
+                    for _, run in g.points(scale, [0]):
+                        resolve(run)
+                except KeyError as err:
+                    fail(f"run group {g.name} at {scale} scale: {err.args[0]}")
             self.evaluations(scale, [0])
 
