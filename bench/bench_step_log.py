@@ -21,27 +21,15 @@ import argparse
 import time
 from itertools import islice
 
-import numpy as np
 import torch
 
+from bench_trainer import mnist, sync  # the same random MNIST-shaped data and device sync
 from robustrepro.compute.device import device_name
 from robustrepro.data.prepared import Prepared
 from robustrepro.noise import make_view
 from robustrepro.runs import resolve
 from robustrepro.training import Trainer, pick_device, set_threads
 from robustrepro.training.context import Part
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def data(size: int) -> Prepared:
-    rng = np.random.default_rng(0)
-    return Prepared("mnist-shaped", rng.integers(0, 256, (size, 1, 28, 28), dtype=np.uint8), rng.integers(0, 10, size),
-                    rng.integers(0, 256, (1000, 1, 28, 28), dtype=np.uint8), rng.integers(0, 10, 1000),
-                    tuple(map(str, range(10))))
 
 
 class ItemLogger(Part):
@@ -86,7 +74,7 @@ def main() -> None:
     args = p.parse_args()
     device = pick_device(args.device)
     set_threads(args.threads)
-    prepared = data(args.batch_size * (args.steps + args.warmup))
+    prepared, _ = mnist(None, args.batch_size * (args.steps + args.warmup))
     view = make_view(prepared.train_y, prepared.test_y, 10, {"noise": {"kind": "uniform", "rate": 0.4}})
     base = {"model": {"name": "mlp1"}, "batch_size": args.batch_size,
             "optimizer": {"name": "sgd", "lr": 0.01, "momentum": 0.9}}
