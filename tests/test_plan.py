@@ -51,6 +51,9 @@ def test_work_grows_with_epochs_copies_and_model_size():
     steps, gflops = run_work(base)
     assert steps == 2 * 8
     assert run_work({**base, "epochs": 4})[1] == pytest.approx(2 * gflops)
+    # An iteration budget of two epochs' steps is the same work as two epochs.
+    assert run_work(resolve({**base, "epochs": None, "iterations": 2 * steps // base["epochs"]})) == pytest.approx(
+        (steps * 2 / base["epochs"], gflops * 2 / base["epochs"]))
     alpha = resolve({**base, "noise": {"kind": "alpha", "alpha": 9}})
     assert run_work(alpha)[0] == 2 * 79
     assert run_work(resolve({**base, "model": {"name": "conv4"}}))[1] > 10 * gflops

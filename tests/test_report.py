@@ -142,3 +142,21 @@ def test_generated_tables_compile_with_pdflatex(tmp_path):
                 tmp_path / "table1", "Escaping: 100% of _ & # are fine")
     assert "\\toprule" in (tmp_path / "table1.tex").read_text()
     compile_tex([tmp_path / "comparison.tex", tmp_path / "table1.tex"], tmp_path)
+
+
+def test_step_logs_stack_every_runs_steps_csv_and_name_a_missing_one(tmp_path):
+    from robustrepro.errors import UserError
+    from robustrepro.report.results import histories
+
+    results = pd.DataFrame({"run_id": ["a", "b"], "optimizer.lr": [0.1, 0.5], "seed": [0, 0]})
+    for run, loss in (("a", 1.0), ("b", 2.0)):
+        (tmp_path / run).mkdir()
+        pd.DataFrame({"step": [10, 20], "batch_loss": [loss, loss / 2]}).to_csv(tmp_path / run / "steps.csv",
+                                                                                index=False)
+    stacked = histories(results, tmp_path, ["optimizer.lr"], "steps.csv")
+    assert stacked["step"].tolist() == [10, 20, 10, 20]
+    assert stacked["batch_loss"].tolist() == [1.0, 0.5, 2.0, 1.0]
+    assert stacked["optimizer.lr"].tolist() == [0.1, 0.1, 0.5, 0.5]
+    (tmp_path / "b" / "steps.csv").unlink()
+    with pytest.raises(UserError, match=r"b/steps.csv is missing: run b wrote no steps.csv \(give the run a step_log"):
+        histories(results, tmp_path, ["optimizer.lr"], "steps.csv")

@@ -121,8 +121,12 @@ def run_work(run: dict) -> tuple[float, float]:
     model = run["model"]
     mflops = MODEL_MFLOPS.get(model["name"], (100.0, 100.0))[0 if info.size <= 28 else 1]
     mflops *= (model.get("width", 1.0) or 1.0) ** 2
-    epochs = run["epochs"]
-    steps = epochs * math.ceil(max(n_train, 1) / run["batch_size"])
+    per_epoch = math.ceil(max(n_train, 1) / run["batch_size"])
+    if run.get("iterations"):  # an iteration budget: its epochs are as many as its steps take
+        steps, epochs = run["iterations"], run["iterations"] / per_epoch
+    else:
+        epochs = run["epochs"]
+        steps = epochs * per_epoch
     gflops = epochs * (3 * n_train + n_test) * mflops / 1000
     return steps, gflops
 

@@ -58,11 +58,16 @@ def _evaluation_columns(evaluation: dict, evals_root: Path, taken: dict) -> dict
     return columns
 
 
-def histories(results: pd.DataFrame, runs_root: str | Path, coords: list[str]) -> pd.DataFrame:
-    """Every run's history.csv stacked, each row tagged with the run's coordinates and seed."""
+def histories(results: pd.DataFrame, runs_root: str | Path, coords: list[str], log: str = "history.csv") -> pd.DataFrame:
+    """Every run's history.csv (or `log`: "steps.csv", the per-step log) stacked, each row tagged
+    with the run's coordinates and seed."""
     frames = []
     for _, run in results.iterrows():
-        history = pd.read_csv(Path(runs_root) / run["run_id"] / "history.csv")
+        path = Path(runs_root) / run["run_id"] / log
+        if not path.is_file():
+            raise UserError(f"{path} is missing: run {run['run_id']} wrote no {log}"
+                            + (" (give the run a step_log section)" if log == "steps.csv" else ""))
+        history = pd.read_csv(path)
         for key in [*coords, "seed"]:
             history[key] = run[key]
         frames.append(history)

@@ -28,6 +28,10 @@ class TargetContext:
     def histories(self, group: str) -> pd.DataFrame:
         return histories(self.results[group], self.runs_root, self.coords(group))
 
+    def step_logs(self, group: str) -> pd.DataFrame:
+        """The runs' steps.csv stacked (runs with a `step_log`), for curves against optimizer steps."""
+        return histories(self.results[group], self.runs_root, self.coords(group), "steps.csv")
+
     def table(self, table: pd.DataFrame, digits: int = 2) -> None:
         tables.write_table(table, self.prefix, f"{self.target.caption} ({self.scale} scale)", digits)
 
