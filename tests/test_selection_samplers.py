@@ -13,7 +13,7 @@ from robustrepro.selection.setcover import SetCover, save_set_cover
 from robustrepro.training import Trainer
 from robustrepro.training.checkpoint import load_checkpoint, save_checkpoint
 from robustrepro.training.seeding import derive_seed, make_generator
-from robustrepro.training.selection_samplers import ClusterSampler
+from robustrepro.training.methods.selection import ClusterSampler
 from robustrepro.views import View
 
 CLASSES = 10

@@ -9,7 +9,9 @@ training context, the optimizer's parameters, the input shape), never config.
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import pkgutil
 from typing import Callable, Iterator
 
 from robustrepro.errors import UserError, unknown_choice
@@ -91,3 +93,12 @@ class Registry:
         builder = self.builder(name)
         check_options(self.key, name, builder, options, self.field)
         return builder(*args, **options)
+
+
+def import_all(package: str, paths) -> list[str]:
+    """Import every module of a package (its `__name__` and `__path__`), so that each registers
+    its parts: adding a method is adding a file, with no list of modules to keep up to date."""
+    names = sorted(info.name for info in pkgutil.iter_modules(paths))
+    for name in names:
+        importlib.import_module(f"{package}.{name}")
+    return names
