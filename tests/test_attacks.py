@@ -115,7 +115,7 @@ def test_pgd_random_start_matches_torchattacks_with_the_same_seed(lenet, batch):
 
 
 def test_pgd_random_start_is_uniform_in_the_eps_ball_from_the_generator(lenet, batch):
-    """One iteration written out by hand: start x + U(-eps, eps) from the generator, clipped, then one projected step."""
+    """One iteration by hand: start at x + U(-eps, eps) from the generator, clipped, then one projected step."""
     x, y = batch
     start = (x + torch.empty_like(x).uniform_(-EPS, EPS, generator=torch.Generator().manual_seed(7))).clamp(0, 1)
     start.requires_grad_()
@@ -272,9 +272,10 @@ def test_eot_pgd_matches_torchattacks_eotpgd_on_a_randomised_model(lenet, batch)
     """Both call the defence eot_samples times per step in the same order, so they see the same crops and flips."""
     x, y = batch
     options = {"eps": EPS, "steps": 4, "alpha": STEP, "eot_iter": 3, "random_start": False}
-    theirs_model = DEFENCES.build({"name": "random_crop_flip", "padding": 2}, lenet, None, torch.Generator().manual_seed(2))
+    crops = {"name": "random_crop_flip", "padding": 2}
+    theirs_model = DEFENCES.build(crops, lenet, None, torch.Generator().manual_seed(2))
     expected = torchattacks.EOTPGD(theirs_model, **options)(x, y)
-    ours_model = DEFENCES.build({"name": "random_crop_flip", "padding": 2}, lenet, None, torch.Generator().manual_seed(2))
+    ours_model = DEFENCES.build(crops, lenet, None, torch.Generator().manual_seed(2))
     attack = ATTACKS.build({"name": "pgd", "eps": EPS, "step_size": STEP, "iterations": 4, "random_start": False,
                             "eot_samples": 3})
     torch.testing.assert_close(attack(ours_model, x, y), expected, rtol=0, atol=1e-6)

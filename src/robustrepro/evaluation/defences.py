@@ -24,7 +24,7 @@ from torch import nn
 
 from robustrepro.compute.device_data import crop_flip
 from robustrepro.errors import UserError
-from robustrepro.evaluation.attacks import DEFAULT_SEED
+from robustrepro.evaluation.attacks import default_generator
 from robustrepro.options import integer
 from robustrepro.registry import Registry
 
@@ -38,7 +38,7 @@ class Randomised(nn.Module, ABC):
         super().__init__()
         self.model, self.samples = model, samples
         if generator is None:
-            generator = torch.Generator(device=device).manual_seed(DEFAULT_SEED)
+            generator = default_generator(device)
         if torch.device(generator.device) != torch.device(device):
             raise ValueError(f"defence: the generator is on {generator.device} but the model on {device}; "
                              f"make it with torch.Generator(device={str(device)!r})")
@@ -67,7 +67,8 @@ class SumAugment(Randomised):
             raise ValueError(f"sum_augment: inputs {tuple(x.shape[1:])} do not match the pool's images "
                              f"{tuple(self.pool.shape[1:])}")
         b, n = x.shape[0], self.pool.shape[0]
-        picks = torch.randint(0, n, (b * self.samples * (self.k - 1),), generator=self.generator, device=self.pool.device)
+        count = b * self.samples * (self.k - 1)
+        picks = torch.randint(0, n, (count,), generator=self.generator, device=self.pool.device)
         others = self.pool[picks].view(b, self.samples, self.k - 1, *x.shape[1:]).sum(dim=2)
         return others.add_(x.unsqueeze(1)).div_(self.k).flatten(0, 1)
 
@@ -103,7 +104,8 @@ def sum_augment(model: nn.Module, pool: torch.Tensor, generator: torch.Generator
     k = integer("defence.k", k, at_least=2)
     samples = _samples(samples)
     if not isinstance(pool, torch.Tensor) or not pool.is_floating_point() or pool.dim() != 4 or pool.shape[0] == 0:
-        raise ValueError(f"sum_augment: pool must be a non-empty float tensor [N, C, H, W]; got {getattr(pool, 'shape', pool)!r}")
+        raise ValueError(f"sum_augment: pool must be a non-empty float tensor [N, C, H, W]; "
+                         f"got {getattr(pool, 'shape', pool)!r}")
     low, high = torch.aminmax(pool)
     if not bool((low >= 0) & (high <= 1)):
         raise ValueError("sum_augment: pool must hold images in [0, 1], as the model's inputs are")

@@ -56,7 +56,8 @@ class Normalized(nn.Module):
         mean = torch.as_tensor(mean, dtype=torch.float32, device=device).flatten()
         std = torch.as_tensor(std, dtype=torch.float32, device=device).flatten()
         if mean.shape != std.shape or mean.numel() == 0:
-            raise ValueError(f"Normalized: mean and std need one value per channel; got {mean.numel()} and {std.numel()}")
+            raise ValueError(f"Normalized: mean and std need one value per channel; "
+                             f"got {mean.numel()} and {std.numel()}")
         if not bool((std > 0).all()):
             raise ValueError(f"Normalized: every std must be > 0; got {std.tolist()}")
         self.model = model
@@ -93,7 +94,8 @@ def default_generator(device: torch.device) -> torch.Generator:
 def _check_batch(model, x, y, generator) -> None:
     """One clear error for a call that cannot be attacked; the range check is the call's one host sync."""
     if not isinstance(model, nn.Module):
-        raise TypeError(f"attack: model must be an nn.Module mapping [0, 1] images to logits; got {type(model).__name__}")
+        raise TypeError(f"attack: model must be an nn.Module mapping [0, 1] images to logits; "
+                        f"got {type(model).__name__}")
     if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.dim() < 2 or x.shape[0] == 0:
         raise ValueError(f"attack: x must be a non-empty float tensor [B, C, H, W]; got {getattr(x, 'shape', x)!r}")
     if not isinstance(y, torch.Tensor) or y.dtype != torch.int64 or y.shape != x.shape[:1]:
@@ -155,7 +157,8 @@ class Attack(ABC):
 
 def check_steps(step_size, iterations) -> tuple[float, int]:
     """The step size and iteration count options shared by the iterative attacks."""
-    return number("attack.step_size", step_size, above=0, at_most=1), integer("attack.iterations", iterations, at_least=1)
+    step_size = number("attack.step_size", step_size, above=0, at_most=1)
+    return step_size, integer("attack.iterations", iterations, at_least=1)
 
 
 # The attack modules register themselves on import; they need ATTACKS and Attack defined above.
