@@ -340,3 +340,24 @@ def test_an_iteration_run_killed_mid_epoch_resumes_to_the_same_numbers(toy_files
     numbers = [{k: v for k, v in json.loads((out / "metrics.json").read_text()).items()
                 if k not in ("wall_time_s", "provenance")} for out in (killed, whole)]
     assert numbers[0] == numbers[1] and numbers[0]["steps_done"] == 150
+
+
+def test_step_metrics_report_the_batch_they_were_given(toy):
+    from robustrepro.training.context import StepResult
+    from robustrepro.training.step_log import StepLog
+
+    t = trainer(toy, iterations=None, epochs=1)
+    log = StepLog({"every": 1, "metrics": ["batch", "batch_noise"]}, t.ctx, ())
+    indices = torch.arange(40)
+    labels = t.ctx.data.labels("train", indices)
+    logits = torch.nn.functional.one_hot(labels, 10).float()
+    logits[:10] = logits[:10].roll(1, dims=1)  # the first 10 predicted wrong
+    result = StepResult(torch.full((40,), 0.5), logits, labels, indices)
+    t.ctx.global_step, t.ctx.epoch = 1, 1
+    log.after_step(t.ctx, Batch(indices, None), result, 0.1, 0.0)
+    (row,) = log.flush()
+    noisy = t.ctx.data.noisy_mask[indices]
+    right = torch.arange(40) >= 10
+    assert row["batch_loss"] == 0.5 and row["batch_acc"] == 0.75
+    assert row["batch_noisy_acc"] == pytest.approx((right & noisy).sum().item() / noisy.sum().item())
+    assert row["batch_clean_acc"] == pytest.approx((right & ~noisy).sum().item() / (~noisy).sum().item())

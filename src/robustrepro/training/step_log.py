@@ -37,10 +37,15 @@ BASE_COLUMNS = ("step", "epoch", "time_s", "lr", "momentum")
 
 class StepMetric(ABC):
     columns: tuple[str, ...] = ()
+    width: int | None = None  # how many raw values `values` gives, when not one per column
 
     @abstractmethod
     def values(self, ctx: TrainContext, batch: Batch, result: StepResult) -> torch.Tensor:
-        """float [len(columns)] on the device: this step's values (no host sync)."""
+        """float [width] on the device: this step's raw values (no host sync)."""
+
+    def finish(self, raw: list[float]) -> list[float]:
+        """The columns' values from the raw ones, on the host at a flush (few device ops per step)."""
+        return raw
 
 
 @STEP_METRICS.register("batch")
@@ -66,10 +71,20 @@ class BatchNoiseMetric(StepMetric):
     def __init__(self, ctx: TrainContext):
         pass
 
+    width = 4
+
     def values(self, ctx: TrainContext, batch: Batch, result: StepResult) -> torch.Tensor:
-        correct = (result.logits.argmax(1) == result.labels).float()
-        noisy = ctx.data.noisy_mask[result.indices].float()
-        return torch.stack([(correct * noisy).sum() / noisy.sum(), (correct * (1 - noisy)).sum() / (1 - noisy).sum()])
+        correct = result.logits.argmax(1) == result.labels
+        # counts of (clean, wrong), (clean, right), (noisy, wrong), (noisy, right)
+        return torch.bincount(ctx.data.noisy_mask[result.indices] * 2 + correct, minlength=4)
+
+    def finish(self, raw: list[float]) -> list[float]:
+        clean_wrong, clean_right, noisy_wrong, noisy_right = raw
+        return [_share(noisy_right, noisy_wrong), _share(clean_right, clean_wrong)]
+
+
+def _share(right: float, wrong: float) -> float:
+    return right / (right + wrong) if right + wrong else math.nan
 
 
 def _section(config: dict | None) -> dict:
@@ -146,10 +161,18 @@ class StepLog:
                 row = dict.fromkeys(self.columns, math.nan)
                 row.update(host)
                 if stacked:
-                    row.update(zip(self.metric_columns, stacked[i]))
+                    row.update(zip(self.metric_columns, self._columns(stacked[i])))
                 self.rows.append(row)
             self.pending = []
         return self.rows
+
+    def _columns(self, raw: list[float]) -> list[float]:
+        out, start = [], 0
+        for metric in self.metrics:
+            width = metric.width or len(metric.columns)
+            out += metric.finish(raw[start:start + width])
+            start += width
+        return out
 
     def state_dict(self) -> dict:
         return {"rows": self.flush()}
