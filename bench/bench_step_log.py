@@ -9,6 +9,7 @@ untimed warm-up) and reports examples per second:
   none      the trainer without a step log
   step_log  the trainer with step_log {every: 1, metrics: [batch, batch_noise]}: values stay on the
             device and are flushed once at the end of the timed steps
+  every 10  the same with a row every 10 steps
   item()    the trainer without a step log, plus what a hand-written per-step log does: read the
             batch loss and accuracy to the host after every step (a host sync per step on a GPU)
 Ratios are against `none`; 1.00 means no overhead. mlp1 on MNIST-shaped data is the seed-002
@@ -80,6 +81,7 @@ def main() -> None:
             "optimizer": {"name": "sgd", "lr": 0.01, "momentum": 0.9}}
     cases = {"none": (base, False),
              "step_log": ({**base, "step_log": {"every": 1, "metrics": ["batch", "batch_noise"]}}, False),
+             "every 10": ({**base, "step_log": {"every": 10, "metrics": ["batch", "batch_noise"]}}, False),
              "item()": (base, True)}
     print(f"device: {device_name(device)}; mlp1, batch size {args.batch_size}, {args.steps} timed steps, "
           f"best of {args.repeats}")
