@@ -19,7 +19,8 @@ step's gradient is the mean over that many forward/backward passes, which is how
 model (robustrepro.evaluation.defences) is attacked; 1 gives the plain attack.
 
 Adding an attack is one module here: a subclass of Attack registered with
-@ATTACKS.register(name), whose keyword-only __init__ parameters are its options, imported below.
+@ATTACKS.register(name), whose keyword-only __init__ parameters are its options; every module
+of the package is imported (and so registered) with it.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from robustrepro.options import integer, number
-from robustrepro.registry import Registry
+from robustrepro.registry import Registry, import_all
 
 ATTACKS = Registry("attack")
 
@@ -161,8 +162,8 @@ def check_steps(step_size, iterations) -> tuple[float, int]:
     return step_size, integer("attack.iterations", iterations, at_least=1)
 
 
-# The attack modules register themselves on import; they need ATTACKS and Attack defined above.
-from robustrepro.evaluation.attacks import bim, fgsm, mifgsm, pgd  # noqa: E402
+# Every module of this package is an attack that registers itself on import (it needs ATTACKS
+# and Attack, defined above): adding an attack is adding a file.
+MODULES = import_all(__name__, __path__)
 
-__all__ = ["ATTACKS", "Attack", "Normalized", "DEFAULT_SEED", "default_generator", "input_gradients_only",
-           "bim", "fgsm", "mifgsm", "pgd"]
+__all__ = ["ATTACKS", "Attack", "Normalized", "DEFAULT_SEED", "default_generator", "input_gradients_only"]
