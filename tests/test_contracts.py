@@ -65,7 +65,7 @@ EXAMPLES: dict[str, dict[str, dict]] = {
         "facility_location": {"ratio": 0.3, "warmup_epochs": 1, "weights": "ball", "radius": 0.5},
         "ball_weighted": {"warmup_epochs": 1, "radius": 0.5},
     },
-    "step": {"weighted": {}},
+    "step": {"weighted": {}, "reweight": {"clean_batch": 8}},
     "schedule": {
         "constant": {},
         "step": {"step_size": 1, "gamma": 0.5},
@@ -324,8 +324,12 @@ def check_step_metric(name, options, toy):
     result = trainer.step(ctx, batch, ctx.data.inputs("train", batch.indices), ctx.data.labels("train", batch.indices))
     metric = STEP_METRICS.build({"name": name, **options}, ctx)
     values = metric.values(ctx, batch, result)
-    assert metric.columns and values.shape == (len(metric.columns),) and values.is_floating_point()
+    # Raw values on the device (as many as the metric's width), one per column once finished on the host.
+    assert metric.columns and values.shape == (metric.width or len(metric.columns),) and values.device == ctx.device
     assert not values.requires_grad
+    finished = metric.finish(values.float().tolist())
+    assert len(finished) == len(metric.columns) and all(isinstance(v, float) for v in finished)
+    assert all(math.isfinite(v) for v in finished)  # this batch has noisy and clean examples alike
 
 
 # --- models --------------------------------------------------------------------------------------

@@ -314,8 +314,6 @@ class Trainer:
         self.ctx.model.load_state_dict(state["model"])
         self.ctx.optimizer.load_state_dict(state["optimizer"])
         self.schedule.load_state_dict(state["schedule"])
-        self.sampler.load_state_dict(state["sampler"])
-        self.step.load_state_dict(state["step"])
         if self.stopper is not None:
             self.stopper.load_state_dict(state["early_stopping"])
         self.best.load_state_dict(state["best"])
@@ -329,15 +327,21 @@ class Trainer:
         if self.step_log is not None:
             self.step_log.load_state_dict(state["step_log"])
         self.step_in_epoch = state.get("step_in_epoch", 0)
+        self._load_parts(state)
         if self.step_in_epoch:
-            # Back inside the epoch: start it as it was started, then put back what it had
-            # accumulated and drawn by then.
+            # Back inside the epoch: start it as it was started, then put back what the parts
+            # had accumulated and the generators had drawn by then.
             self.start_epoch()
+            self._load_parts(state)
             self.epoch_lr = state["epoch_lr"]
             torch.set_rng_state(state["rng"]["torch"])
             self.augment.set_state(state["rng"]["augment"])
             if "cuda" in state["rng"]:
                 torch.cuda.set_rng_state(state["rng"]["cuda"], self.ctx.device)
+
+    def _load_parts(self, state: dict) -> None:
+        self.sampler.load_state_dict(state["sampler"])
+        self.step.load_state_dict(state["step"])
         for metric, metric_state in zip(self.metrics, state["metrics"]):
             metric.load_state_dict(metric_state)
 

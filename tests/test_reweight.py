@@ -1,0 +1,157 @@
+"""Seed 001's learning-to-reweight step: its weights against an explicit copy with a manual
+virtual step and finite differences, the cases the algorithm names, and a whole run."""
+
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from robustrepro.errors import UserError
+from robustrepro.runs import resolve
+from robustrepro.training import Batch, Trainer
+from robustrepro.training.methods.reweight import reweight
+
+from toydata import toy_data
+
+ALPHA = 0.1
+
+
+def tiny_net(seed=0, batch_norm=False):
+    torch.manual_seed(seed)
+    layers = [nn.Flatten(), nn.Linear(6, 5)] + ([nn.BatchNorm1d(5)] if batch_norm else []) + [nn.Tanh(),
+                                                                                               nn.Linear(5, 3)]
+    return nn.Sequential(*layers).double()
+
+
+def problem(seed=1, n=8, m=5):
+    g = torch.Generator().manual_seed(seed)
+    x, clean_x = torch.randn(n, 6, generator=g, dtype=torch.float64), torch.randn(m, 6, generator=g, dtype=torch.float64)
+    return x, torch.randint(0, 3, (n,), generator=g), clean_x, torch.randint(0, 3, (m,), generator=g)
+
+
+def clean_loss_after_virtual_step(model, x, y, clean_x, clean_y, eps):
+    """l_g at theta - alpha * d(sum eps_i C_i)/d theta, on an explicit copy of the model."""
+    virtual = copy.deepcopy(model)
+    losses = F.cross_entropy(model(x), y, reduction="none")
+    grads = torch.autograd.grad((eps * losses).sum(), list(model.parameters()))
+    with torch.no_grad():
+        for p, g in zip(virtual.parameters(), grads):
+            p -= ALPHA * g
+    return F.cross_entropy(virtual(clean_x), clean_y).item()
+
+
+def reference_weights(model, x, y, clean_x, clean_y, h=1e-4):
+    """Algorithm 1's weights from central finite differences of l_g in each eps_i."""
+    n = len(y)
+    grad_eps = torch.empty(n, dtype=torch.float64)
+    for i in range(n):
+        e = torch.zeros(n, dtype=torch.float64)
+        e[i] = h
+        up = clean_loss_after_virtual_step(model, x, y, clean_x, clean_y, e)
+        down = clean_loss_after_virtual_step(model, x, y, clean_x, clean_y, -e)
+        grad_eps[i] = (up - down) / (2 * h)
+    w = torch.clamp(-grad_eps, min=0)
+    return w / w.sum() if w.sum() > 0 else w
+
+
+def weights_of(model, x, y, clean_x, clean_y):
+    losses = F.cross_entropy(model(x), y, reduction="none")
+    return reweight(model, losses, clean_x, clean_y, ALPHA)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_weights_equal_finite_differences_of_the_clean_loss_on_an_explicit_copy(seed):
+    model = tiny_net(seed)
+    x, y, clean_x, clean_y = problem(seed)
+    w = weights_of(model, x, y, clean_x, clean_y)
+    expected = reference_weights(model, x, y, clean_x, clean_y)
+    assert (expected > 0).any() and (expected == 0).any()  # a case with both kinds of example
+    torch.testing.assert_close(w, expected, atol=1e-7, rtol=1e-6)
+    assert w.sum().item() == pytest.approx(1.0)
+
+
+def test_weights_are_the_gradient_agreement_with_the_clean_batch():
+    """At eps = 0 the virtual step is theta, so -dl_g/deps_i = alpha * grad C_i . grad l_g (per-example loop)."""
+    model = tiny_net(3)
+    x, y, clean_x, clean_y = problem(3)
+    params = list(model.parameters())
+    clean = torch.autograd.grad(F.cross_entropy(model(clean_x), clean_y), params)
+    agreement = torch.stack([
+        sum((gi * gc).sum() for gi, gc in zip(torch.autograd.grad(F.cross_entropy(model(x[i:i + 1]), y[i:i + 1]),
+                                                                    params), clean))
+        for i in range(len(y))])
+    expected = torch.clamp(ALPHA * agreement, min=0)
+    torch.testing.assert_close(weights_of(model, x, y, clean_x, clean_y), expected / expected.sum())
+
+
+def test_an_example_that_contradicts_the_clean_set_gets_weight_zero():
+    torch.manual_seed(0)
+    model = nn.Linear(2, 2).double()
+    with torch.no_grad():  # a classifier that already leans the right way: class = sign of the first input
+        model.weight.copy_(torch.tensor([[-0.5, 0.0], [0.5, 0.0]]))
+        model.bias.zero_()
+    points = torch.tensor([[-1.0, 0.3], [1.0, -0.2], [-2.0, 0.1], [2.0, 0.5]], dtype=torch.float64)
+    right = torch.tensor([0, 1, 0, 1])
+    labels = right.clone()
+    labels[3] = 0  # mislabelled: contradicts the clean examples
+    w = weights_of(model, points, labels, points, right)
+    assert w[3] == 0 and (w[:3] > 0).all()
+
+
+def test_all_zero_weights_stay_zero_and_the_update_changes_nothing():
+    model = nn.Linear(2, 2).double()
+    with torch.no_grad():
+        model.weight.copy_(torch.tensor([[-0.5, 0.0], [0.5, 0.0]]))
+        model.bias.zero_()
+    points = torch.tensor([[-1.0, 0.0], [1.0, 0.0]], dtype=torch.float64)
+    wrong = torch.tensor([1, 0])
+    losses = F.cross_entropy(model(points), wrong, reduction="none")
+    w = reweight(model, losses, points, torch.tensor([0, 1]), ALPHA)
+    assert torch.equal(w, torch.zeros(2, dtype=torch.float64))
+    (w * losses).sum().backward()  # what the step does next: a zero gradient, no NaN
+    assert all(torch.equal(p.grad, torch.zeros_like(p)) for p in model.parameters())
+
+
+def test_batch_norm_running_statistics_move_only_with_the_training_forward():
+    model = tiny_net(4, batch_norm=True).train()
+    plain = copy.deepcopy(model)
+    x, y, clean_x, clean_y = problem(4)
+    weights_of(model, x, y, clean_x, clean_y)
+    plain(x)  # one training forward of the batch, as a plain step makes
+    for (name, mine), theirs in zip(model.named_buffers(), plain.buffers()):
+        assert torch.equal(mine, theirs), name
+
+
+# --- as a step of a run ---
+
+RUN = {"model": {"name": "lenet", "width": 0.5}, "batch_size": 32, "iterations": 30,
+       "optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.9}, "step": {"name": "reweight"}}
+
+
+def test_a_reweighted_run_trains_and_repeats_exactly():
+    prepared, view = toy_data(n_train=300, n_test=100, n_val=20)  # 20 clean holdout examples
+    histories = []
+    for _ in range(2):
+        trainer = Trainer(resolve(RUN), prepared, view, torch.device("cpu"))
+        while not trainer.finished:
+            trainer.fit_epoch()
+        histories.append([{k: v for k, v in row.items() if k != "time_s"} for row in trainer.history])
+        w = trainer.step.last_weights
+        assert w.shape == (32,) and w.sum().item() == pytest.approx(1.0)
+    assert histories[0] == histories[1]
+    assert trainer.step.clean_batch == 20  # the batch size, capped at the holdout
+
+
+def test_the_step_needs_a_holdout_and_refuses_sampler_weights():
+    prepared, view = toy_data(n_train=300, n_test=100, n_val=0)
+    with pytest.raises(UserError, match="needs clean examples: give the run a holdout"):
+        Trainer(resolve(RUN), prepared, view, torch.device("cpu"))
+    prepared, view = toy_data(n_train=300, n_test=100, n_val=20)
+    trainer = Trainer(resolve(RUN), prepared, view, torch.device("cpu"))
+    trainer.ctx.epoch = 1
+    indices = torch.arange(4)
+    with pytest.raises(UserError, match="computes its own example weights"):
+        trainer.step(trainer.ctx, Batch(indices, torch.ones(4)), trainer.ctx.data.inputs("train", indices),
+                     trainer.ctx.data.labels("train", indices))
