@@ -57,8 +57,12 @@ def reference_weights(model, x, y, clean_x, clean_y, h=1e-4):
 
 
 def weights_of(model, x, y, clean_x, clean_y):
-    losses = F.cross_entropy(model(x), y, reduction="none")
-    return reweight(model, losses, clean_x, clean_y, ALPHA)
+    logits, losses, w = reweight(model, x, y, clean_x, clean_y)
+    # The logits and losses are the training forward, ready for the real update.
+    torch.testing.assert_close(logits, model(x))
+    torch.testing.assert_close(losses, F.cross_entropy(model(x), y, reduction="none"))
+    assert losses.grad_fn is not None and not w.requires_grad
+    return w
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -107,8 +111,7 @@ def test_all_zero_weights_stay_zero_and_the_update_changes_nothing():
         model.bias.zero_()
     points = torch.tensor([[-1.0, 0.0], [1.0, 0.0]], dtype=torch.float64)
     wrong = torch.tensor([1, 0])
-    losses = F.cross_entropy(model(points), wrong, reduction="none")
-    w = reweight(model, losses, points, torch.tensor([0, 1]), ALPHA)
+    _, losses, w = reweight(model, points, wrong, points, torch.tensor([0, 1]))
     assert torch.equal(w, torch.zeros(2, dtype=torch.float64))
     (w * losses).sum().backward()  # what the step does next: a zero gradient, no NaN
     assert all(torch.equal(p.grad, torch.zeros_like(p)) for p in model.parameters())
@@ -118,7 +121,7 @@ def test_batch_norm_running_statistics_move_only_with_the_training_forward():
     model = tiny_net(4, batch_norm=True).train()
     plain = copy.deepcopy(model)
     x, y, clean_x, clean_y = problem(4)
-    weights_of(model, x, y, clean_x, clean_y)
+    reweight(model, x, y, clean_x, clean_y)
     plain(x)  # one training forward of the batch, as a plain step makes
     for (name, mine), theirs in zip(model.named_buffers(), plain.buffers()):
         assert torch.equal(mine, theirs), name

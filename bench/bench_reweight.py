@@ -1,0 +1,82 @@
+"""What a learning-to-reweight step costs against a plain step on the same model and batch.
+
+    python bench/bench_reweight.py                       # LeNet and ResNet-32 on the CPU, about a minute
+    python bench/bench_reweight.py --device cuda --steps 50
+
+For each model, the trainer runs --steps optimizer steps of the plain weighted step and of the
+reweight step (seed 001's Algorithm 1: a virtual step through torch.func.functional_call and
+a clean batch of --clean examples) on the same batches, after an untimed warm-up; the table
+gives milliseconds per step and the ratio reweight / plain (the issue's budget: at most 3x).
+LeNet is seed 001's MNIST model (batch 100), ResNet-32 the original paper's CIFAR model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from itertools import islice
+
+import numpy as np
+import torch
+
+from bench_trainer import sync
+from robustrepro.compute.device import device_name
+from robustrepro.data.prepared import Prepared
+from robustrepro.noise import make_view
+from robustrepro.runs import resolve
+from robustrepro.training import Trainer, pick_device, set_threads
+
+
+def random_data(channels: int, size: int, n: int) -> Prepared:
+    rng = np.random.default_rng(0)
+    return Prepared("random", rng.integers(0, 256, (n, channels, size, size), dtype=np.uint8), rng.integers(0, 10, n),
+                    rng.integers(0, 256, (200, channels, size, size), dtype=np.uint8), rng.integers(0, 10, 200),
+                    tuple(map(str, range(10))))
+
+
+def ms_per_step(run: dict, prepared: Prepared, view, device: torch.device, steps: int, warmup: int) -> float:
+    trainer = Trainer(resolve(run), prepared, view, device)
+    trainer.start_epoch()
+    batches = trainer.sampler.batches(trainer.ctx)
+    trainer.train_steps(islice(batches, warmup))
+    sync(device)
+    start = time.perf_counter()
+    trainer.train_steps(islice(batches, steps))
+    sync(device)
+    return (time.perf_counter() - start) / steps * 1000
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=3, help="best of this many timings per case")
+    p.add_argument("--clean", type=int, default=100, help="clean examples (the holdout) per reweighted step")
+    p.add_argument("--cases", default="lenet,resnet32")
+    args = p.parse_args()
+    device = pick_device(args.device)
+    set_threads(args.threads)
+    print(f"device: {device_name(device)}; {args.steps} timed steps, best of {args.repeats}; "
+          f"{args.clean} clean examples per reweighted step")
+    print(f"{'model':<12}{'batch':>7}{'plain ms':>11}{'reweight ms':>13}{'ratio':>8}")
+    shapes = {"lenet": (1, 28, 100), "resnet32": (3, 32, 100)}
+    for name in args.cases.split(","):
+        if name not in shapes:
+            raise SystemExit(f"--cases: unknown model {name!r}; choose from {', '.join(shapes)}")
+        channels, size, batch = shapes[name]
+        n = batch * (args.steps + args.warmup) + args.clean
+        prepared = random_data(channels, size, n)
+        view = make_view(prepared.train_y, prepared.test_y, 10, {"holdout": {"size": args.clean, "per_class": False}})
+        base = {"model": {"name": name}, "batch_size": batch, "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.9}}
+        plain = reweighted = float("inf")
+        for _ in range(args.repeats):  # the two take turns, so a slow spell hits both
+            plain = min(plain, ms_per_step(base, prepared, view, device, args.steps, args.warmup))
+            reweighted = min(reweighted, ms_per_step({**base, "step": {"name": "reweight"}}, prepared, view, device,
+                                                     args.steps, args.warmup))
+        print(f"{name:<12}{batch:>7}{plain:>11.1f}{reweighted:>13.1f}{reweighted / plain:>8.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
