@@ -13,13 +13,10 @@ LeNet is seed 001's MNIST model (batch 100), ResNet-32 the original paper's CIFA
 from __future__ import annotations
 
 import argparse
-import time
-from itertools import islice
-
 import numpy as np
 import torch
 
-from bench_trainer import sync
+from bench_trainer import timed_steps
 from robustrepro.compute.device import device_name
 from robustrepro.data.prepared import Prepared
 from robustrepro.noise import make_view
@@ -35,15 +32,7 @@ def random_data(channels: int, size: int, n: int) -> Prepared:
 
 
 def ms_per_step(run: dict, prepared: Prepared, view, device: torch.device, steps: int, warmup: int) -> float:
-    trainer = Trainer(resolve(run), prepared, view, device)
-    trainer.start_epoch()
-    batches = trainer.sampler.batches(trainer.ctx)
-    trainer.train_steps(islice(batches, warmup))
-    sync(device)
-    start = time.perf_counter()
-    trainer.train_steps(islice(batches, steps))
-    sync(device)
-    return (time.perf_counter() - start) / steps * 1000
+    return timed_steps(Trainer(resolve(run), prepared, view, device), steps, warmup) / steps * 1000
 
 
 def main() -> None:

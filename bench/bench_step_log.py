@@ -19,12 +19,10 @@ regime (many cheap steps), where a per-step sync costs the most.
 from __future__ import annotations
 
 import argparse
-import time
-from itertools import islice
 
 import torch
 
-from bench_trainer import mnist, sync  # the same random MNIST-shaped data and device sync
+from bench_trainer import mnist, timed_steps  # the same random MNIST-shaped data and timing
 from robustrepro.compute.device import device_name
 from robustrepro.data.prepared import Prepared
 from robustrepro.noise import make_view
@@ -52,16 +50,7 @@ def throughput(run: dict, prepared: Prepared, view, device: torch.device, steps:
     trainer = Trainer(resolve(run), prepared, view, device)
     if item_logger:
         trainer.metrics.append(ItemLogger())
-    trainer.start_epoch()
-    batches = trainer.sampler.batches(trainer.ctx)
-    trainer.train_steps(islice(batches, warmup))
-    sync(device)
-    start = time.perf_counter()
-    trainer.train_steps(islice(batches, steps))
-    if trainer.step_log is not None:
-        trainer.step_log.flush()
-    sync(device)
-    return steps * run["batch_size"] / (time.perf_counter() - start)
+    return steps * run["batch_size"] / timed_steps(trainer, steps, warmup)
 
 
 def main() -> None:

@@ -98,18 +98,27 @@ class AugmentedItems(NormalisedItems):
         return self.transform(Image.fromarray(image.squeeze(-1) if image.shape[-1] == 1 else image)), int(self.labels[i])
 
 
-def trainer_throughput(run: dict, prepared: Prepared, view, device: torch.device, steps: int, warmup: int) -> float:
-    trainer = Trainer(resolve(run), prepared, view, device)
+def timed_steps(trainer: Trainer, steps: int, warmup: int) -> float:
+    """Seconds for `steps` optimizer steps of the trainer's first epoch, after `warmup` untimed ones
+    (a step log, if any, flushed within the time)."""
     if trainer.ctx.steps_per_epoch < warmup + steps:
         raise SystemExit(f"only {trainer.ctx.steps_per_epoch} batches per epoch; ask for fewer steps or more data")
+    device = trainer.ctx.device
     trainer.start_epoch()
     batches = trainer.sampler.batches(trainer.ctx)
     trainer.train_steps(islice(batches, warmup))
     sync(device)
     start = time.perf_counter()
     trainer.train_steps(islice(batches, steps))
+    if trainer.step_log is not None:
+        trainer.step_log.flush()
     sync(device)
-    return steps * run["batch_size"] / (time.perf_counter() - start)
+    return time.perf_counter() - start
+
+
+def trainer_throughput(run: dict, prepared: Prepared, view, device: torch.device, steps: int, warmup: int) -> float:
+    trainer = Trainer(resolve(run), prepared, view, device)
+    return steps * run["batch_size"] / timed_steps(trainer, steps, warmup)
 
 
 def dataloader_throughput(run: dict, prepared: Prepared, dataset: Dataset, device: torch.device, steps: int,
