@@ -134,6 +134,10 @@ class Reported:
     note: str = ""
     select: str = "mean"  # "mean" over seeds at `where`, or "best:<axis>" (best over that axis first)
     method: str = ""  # the paper's row or scheme label, where a table compares methods ("FL only")
+    # A number the paper read off a curve part-way through training ("50 % at 40K of 80K iterations"):
+    # the share of each run's steps at which to read `metric` from its steps.csv (the last evaluation
+    # point at or before it), instead of the run's final metrics. Runs need a step_log that evaluates.
+    at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -143,21 +147,29 @@ class Claim:
     `results` maps each group to its collected runs (robustrepro.report.results.collect). A claim
     about the course of training names the groups whose per-epoch histories it reads in
     `histories`; its check is then called as check(results, histories), with histories mapping
-    those groups to their stacked history.csv files (robustrepro.report.results.histories).
+    those groups to their stacked history.csv files (robustrepro.report.results.histories). A claim
+    about curves against optimizer steps names its groups in `step_logs` instead (their runs'
+    stacked steps.csv) and is called as check(results, step_logs); with both, as
+    check(results, histories, step_logs).
     """
 
     name: str
     statement: str
     check: Callable
     histories: tuple[str, ...] = ()
+    step_logs: tuple[str, ...] = ()
 
-    def evaluate(self, results: dict, histories: dict | None = None) -> tuple[bool, str]:
-        if not self.histories:
-            return self.check(results)
-        missing = [g for g in self.histories if histories is None or g not in histories]
-        if missing:
-            raise ValueError(f"claim {self.name} reads the histories of {', '.join(missing)}; none were given")
-        return self.check(results, {g: histories[g] for g in self.histories})
+    def evaluate(self, results: dict, histories: dict | None = None,
+                 step_logs: dict | None = None) -> tuple[bool, str]:
+        args = [results]
+        for what, groups, given in (("histories", self.histories, histories), ("step logs", self.step_logs, step_logs)):
+            if not groups:
+                continue
+            missing = [g for g in groups if given is None or g not in given]
+            if missing:
+                raise ValueError(f"claim {self.name} reads the {what} of {', '.join(missing)}; none were given")
+            args.append({g: given[g] for g in groups})
+        return self.check(*args)
 
 
 # What the workflow's table and figure rules build (their wildcard constraints say the same).
@@ -242,12 +254,18 @@ class Paper:
             if r.group not in known or r.target not in names:
                 fail(f"a reported value names target {r.target!r} and group {r.group!r}: "
                      "both must be declared in the spec")
+            if r.at is not None and (isinstance(r.at, bool) or not isinstance(r.at, (int, float))
+                                     or not 0 < r.at <= 1):
+                fail(f"a reported value of target {r.target} has at={r.at!r}: give the share of the run's steps "
+                     "at which to read it, in (0, 1]")
         claim_names = [c.name for c in self.claims]
         for name in {n for n in claim_names if claim_names.count(n) > 1}:
             fail(f"two claims are named {name!r}; give each its own name")
         for c in self.claims:
             if unknown := sorted(set(c.histories) - known):
                 fail(f"claim {c.name} reads the histories of unknown run groups {', '.join(unknown)}")
+            if unknown := sorted(set(c.step_logs) - known):
+                fail(f"claim {c.name} reads the step logs of unknown run groups {', '.join(unknown)}")
         for scale in SCALES:
             for g in self.groups:
                 try:

@@ -24,14 +24,37 @@ def _where(where: dict) -> str:
 
 def _selection(rep: Reported) -> str:
     """How the reproduced number is chosen among the group's runs, in words."""
+    when = "" if rep.at is None else f"at the last evaluation by {rep.at:.0%} of the steps (steps.csv), "
     if rep.select.startswith("best:"):
         axis = rep.select.removeprefix("best:").split(".")[-1]
-        return f"best {axis} on validation, then mean over seeds"
-    return "mean over seeds"
+        return f"best {axis} on validation, {when}then mean over seeds"
+    return f"{when}mean over seeds"
 
 
-def comparison(paper: Paper, results: dict[str, pd.DataFrame], scale: str) -> pd.DataFrame:
-    """One row per reported number: the reproduced mean ± std over seeds (in %), n and the difference."""
+def _same(column: pd.Series, value) -> pd.Series:
+    return column.isna() if pd.isna(value) else column == value
+
+
+def at_share(runs: pd.DataFrame, logs: pd.DataFrame, keys: list[str], metric: str, share: float) -> pd.Series:
+    """`metric` of each run (a row of `runs`) at `share` of its steps: from its rows of the stacked
+    step logs `logs` (matched on `keys`, the group's coordinates and seed), the last evaluation point
+    at or before share * the run's steps_done. NaN where the log has none that early."""
+    values = []
+    for _, run in runs.iterrows():
+        mask = logs[metric].notna()
+        for key in keys:
+            mask &= _same(logs[key], run[key])
+        rows = logs[mask]
+        done = run["steps_done"] if "steps_done" in run and pd.notna(run["steps_done"]) else rows["step"].max()
+        rows = rows[rows["step"] <= share * done + 1e-9]
+        values.append(rows.sort_values("step")[metric].iloc[-1] if len(rows) else float("nan"))
+    return pd.Series(values, index=runs.index, dtype=float)
+
+
+def comparison(paper: Paper, results: dict[str, pd.DataFrame], scale: str,
+               step_logs: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
+    """One row per reported number: the reproduced mean ± std over seeds (in %), n and the difference.
+    `step_logs` (group -> stacked steps.csv) is needed only for numbers read part-way (Reported.at)."""
     rows = []
     for rep in paper.reported:
         values = pd.Series(dtype=float)  # a group not built (its data missing here) counts as not run
@@ -41,7 +64,14 @@ def comparison(paper: Paper, results: dict[str, pd.DataFrame], scale: str) -> pd
                 runs = best_over(runs, rep.select.removeprefix("best:"), keys=list(rep.where))
             for key, value in rep.where.items():
                 runs = runs[runs[key] == value]
-            values = runs[rep.metric].dropna() * 100
+            if rep.at is None:
+                values = runs[rep.metric].dropna() * 100
+            else:
+                if step_logs is None or rep.group not in step_logs:
+                    raise ValueError(f"the reported value of {rep.target} ({_where(rep.where)}) is read from the step "
+                                     f"logs of group {rep.group}; none were given")
+                keys = [*paper.group(rep.group).coord_names(scale), "seed"]
+                values = at_share(runs, step_logs[rep.group], keys, rep.metric, rep.at).dropna() * 100
         n = len(values)
         mean = round(values.mean(), DIGITS) if n else float("nan")
         rows.append({
@@ -56,21 +86,22 @@ def comparison(paper: Paper, results: dict[str, pd.DataFrame], scale: str) -> pd
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def claims(paper: Paper, results: dict[str, pd.DataFrame],
-           histories: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
+def claims(paper: Paper, results: dict[str, pd.DataFrame], histories: dict[str, pd.DataFrame] | None = None,
+           step_logs: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
     """Each claim checked: holds or not, and the numbers that say so. `histories` (group -> stacked
-    history.csv) is needed only for the claims that name groups in Claim.histories.
+    history.csv) is needed only for the claims that name groups in Claim.histories, `step_logs`
+    (group -> stacked steps.csv) for those that name groups in Claim.step_logs.
 
     A claim that needs a group missing from `results` (not built, e.g. its data cannot be had here)
     is neither held nor failed: `holds` is None and the evidence says it was not checked."""
     known = {g.name for g in paper.groups}
     rows = []
     for claim in paper.claims:
-        absent = [g for g in claim.histories if g not in results]
+        absent = [g for g in (*claim.histories, *claim.step_logs) if g not in results]
         try:
             if absent:
                 raise KeyError(absent[0])
-            holds, evidence = claim.evaluate(results, histories)
+            holds, evidence = claim.evaluate(results, histories, step_logs)
         except KeyError as exc:
             group = exc.args[0] if exc.args else None
             # Only a missing group is "not checked"; any other missing key is a bug in the claim.
@@ -89,20 +120,31 @@ def claim_histories(paper: Paper, results: dict[str, pd.DataFrame], scale: str,
     return {g: histories(results[g], runs_root, paper.group(g).coord_names(scale)) for g in wanted}
 
 
+def read_step_logs(paper: Paper, results: dict[str, pd.DataFrame], scale: str,
+                   runs_root: Path) -> dict[str, pd.DataFrame]:
+    """The stacked steps.csv of the groups that the paper's claims (Claim.step_logs) and its numbers
+    read part-way through training (Reported.at) need, among those built."""
+    wanted = {g for claim in paper.claims for g in claim.step_logs} | {r.group for r in paper.reported
+                                                                       if r.at is not None}
+    return {g: histories(results[g], runs_root, paper.group(g).coord_names(scale), "steps.csv")
+            for g in sorted(wanted) if g in results}
+
+
 def write_comparison(paper: Paper, results: dict[str, pd.DataFrame], scale: str, out_dir: Path,
                      runs_root: Path | None = None) -> None:
     """comparison.csv/.tex (reported vs reproduced) and claims.csv/.tex (each finding: holds or fails).
 
     out_dir is results/{scale}/{paper}; runs_root defaults to results/{scale}/runs beside it, where
     the runs behind the group CSVs wrote their history.csv (the collect rule takes both files of every run
-    as input, so they are there whenever the group CSVs are).
+    as input, so they are there whenever the group CSVs are) and, runs with a step_log, their steps.csv.
     """
     out_dir = Path(out_dir)
-    numbers = comparison(paper, results, scale)
+    runs_root = out_dir.parent / "runs" if runs_root is None else Path(runs_root)
+    step_logs = read_step_logs(paper, results, scale, runs_root)
+    numbers = comparison(paper, results, scale, step_logs)
     write_table(numbers, out_dir / "comparison",
                 f"{paper.title}: reported (paper) vs reproduced (mean ± std over n seeds, %), {scale} scale")
-    runs_root = out_dir.parent / "runs" if runs_root is None else Path(runs_root)
-    found = claims(paper, results, claim_histories(paper, results, scale, runs_root))
+    found = claims(paper, results, claim_histories(paper, results, scale, runs_root), step_logs)
     shown = found.assign(holds=found["holds"].map({True: "holds", False: "fails"}).fillna("not checked"))
     write_table(shown, out_dir / "claims", f"{paper.title}: the paper's claims checked at {scale} scale")
     # One file to \input: both tables.
