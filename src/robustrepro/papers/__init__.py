@@ -17,6 +17,7 @@ from robustrepro.papers.spec import Paper
 MODULES = {
     "robust-clustering": "robust_clustering",
     "massive-noise": "massive_noise",
+    "reweight": "reweight",
 }
 
 
