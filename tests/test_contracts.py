@@ -107,7 +107,7 @@ EXAMPLES: dict[str, dict[str, dict]] = {
         "pgd": {"eps": EPS, "step_size": 2 / 255, "iterations": 3},
     },
     "defence": {"sum_augment": {"k": 2, "samples": 3}, "random_crop_flip": {"padding": 2, "samples": 3}},
-    "step_metric": {"batch": {}, "batch_noise": {}},
+    "step_metric": {"batch": {}, "batch_noise": {}, "example_weights": {}},
 }
 
 
@@ -249,7 +249,11 @@ def check_step(name, options, toy):
     assert int(result.labels.min()) >= 0 and int(result.labels.max()) < CLASSES
     assert set(result.indices.tolist()) <= set(batch.indices.tolist())
     for field, tensor in result._asdict().items():
+        if tensor is None and field == "weights":  # a plain mean
+            continue
         assert not tensor.requires_grad and tensor.grad_fn is None, f"StepResult.{field} is not detached"
+    if result.weights is not None:
+        assert result.weights.shape == (size,) and (result.weights >= 0).all()
     assert any(not torch.equal(before[k], v) for k, v in ctx.model.state_dict().items()), "the step updated nothing"
     assert_same_training("step", name, options, toy)
 

@@ -158,3 +158,28 @@ def test_the_step_needs_a_holdout_and_refuses_sampler_weights():
     with pytest.raises(UserError, match="computes its own example weights"):
         trainer.step(trainer.ctx, Batch(indices, torch.ones(4)), trainer.ctx.data.inputs("train", indices),
                      trainer.ctx.data.labels("train", indices))
+
+
+def test_the_example_weights_step_metric_shows_how_the_update_spread_its_weight(tmp_path):
+    import csv
+
+    from robustrepro.data.prepared import save_prepared
+    from robustrepro.training import train_run
+    from robustrepro.views import save_view
+
+    prepared, view = toy_data(n_train=300, n_test=100, n_val=20, noisy=0.4)
+    save_prepared(tmp_path / "toy.npz", prepared)
+    save_view(tmp_path / "view.npz", view)
+    rows = {}
+    for step in ("weighted", "reweight"):
+        run = {**RUN, "step": {"name": step}, "step_log": {"every": 1, "metrics": ["example_weights"]}}
+        out = tmp_path / step
+        train_run(run, tmp_path / "toy.npz", tmp_path / "view.npz", out, out / "c.pt", device="cpu", progress=False)
+        with open(out / "steps.csv") as f:
+            rows[step] = list(csv.DictReader(f))
+    # A plain mean: 1/B each (280 training examples: batches of 32 and a last one of 24).
+    assert {round(1 / float(r["weight_max"])) for r in rows["weighted"]} == {32, 24}
+    assert all(float(r["weight_nonzero"]) == 1 for r in rows["weighted"])
+    reweighted = [(float(r["weight_max"]), float(r["weight_nonzero"])) for r in rows["reweight"]]
+    assert all(1 / 32 <= top <= 1 and 0 < share <= 1 for top, share in reweighted if share > 0)
+    assert sum(share for _, share in reweighted) / len(reweighted) < 0.9  # it drops examples (40 % noisy)

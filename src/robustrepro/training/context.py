@@ -44,6 +44,7 @@ class StepResult(NamedTuple):
     logits: torch.Tensor  # [B', K]
     labels: torch.Tensor  # int64 [B'] the hard labels trained on (for soft targets: the dominant one)
     indices: torch.Tensor  # int64 [B'] training-view positions of those examples
+    weights: torch.Tensor | None = None  # float [B'] the example weights the update used; None: a plain mean
 
 
 @dataclass

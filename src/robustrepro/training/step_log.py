@@ -6,7 +6,9 @@ A run asks for one with its `step_log` section (off when null):
 
 - every: a row every n optimizer steps (null: rows at evaluation points only).
 - metrics: step metrics by name (STEP_METRICS), each adding columns computed from the step's
-  result; "batch" gives the loss and accuracy of the batch just trained on.
+  result; "batch" gives the loss and accuracy of the batch just trained on, "batch_noise" its
+  accuracy on the noisy and the clean examples, "example_weights" how the update spread its
+  weight over the batch.
 - eval_steps / eval_seconds: evaluation points, every n steps and/or every s seconds of
   training, where the test (and validation) split is evaluated as at the end of an epoch.
 
@@ -81,6 +83,25 @@ class BatchNoiseMetric(StepMetric):
     def finish(self, raw: list[float]) -> list[float]:
         clean_wrong, clean_right, noisy_wrong, noisy_right = raw
         return [_share(noisy_right, noisy_wrong), _share(clean_right, clean_wrong)]
+
+
+@STEP_METRICS.register("example_weights")
+class ExampleWeightsMetric(StepMetric):
+    """How the update spread its weight over the batch: the largest normalised example weight and
+    the share of examples with any weight (1/B and 1 for a plain mean; learning to reweight drops
+    the examples that disagree with the clean set)."""
+
+    columns = ("weight_max", "weight_nonzero")
+
+    def __init__(self, ctx: TrainContext):
+        pass
+
+    def values(self, ctx: TrainContext, batch: Batch, result: StepResult) -> torch.Tensor:
+        w = result.weights
+        if w is None:
+            w = torch.ones_like(result.losses)
+        w = w.float() / w.float().sum().clamp_min(torch.finfo(torch.float32).tiny)
+        return torch.stack([w.max(), (w > 0).float().mean()])
 
 
 def _share(right: float, wrong: float) -> float:

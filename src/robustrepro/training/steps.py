@@ -51,7 +51,7 @@ class WeightedStep(Step):
         ctx.optimizer.zero_grad(set_to_none=True)
         weighted_mean(losses, batch.weights).backward()
         ctx.optimizer.step()
-        return StepResult(losses.detach(), logits.detach(), y, batch.indices)
+        return StepResult(losses.detach(), logits.detach(), y, batch.indices, batch.weights)
 
 
 @STEPS.register("weighted")

@@ -100,7 +100,7 @@ class ReweightStep(Step):
         (w * losses).sum().backward()
         ctx.optimizer.step()
         self.last_weights = w
-        return StepResult(losses.detach(), logits.detach(), y, batch.indices)
+        return StepResult(losses.detach(), logits.detach(), y, batch.indices, w)
 
 
 @STEPS.register("reweight")
