@@ -97,7 +97,7 @@ class TrainContext:
         if self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
         return TrainState({k: v.detach().clone() for k, v in self.model.state_dict().items()},
-                          _clone(self.optimizer.state_dict()), rng)
+                          copy.deepcopy(self.optimizer.state_dict()), rng)
 
     def restore_state(self, state: "TrainState") -> None:
         """Put back the model and optimizer of `save_state`, bit for bit; `state` may be restored again."""
@@ -105,7 +105,7 @@ class TrainContext:
             for key, value in self.model.state_dict().items():
                 value.copy_(state.model[key])  # in place: the optimizer keeps pointing at these tensors
         # load_state_dict copies the tensors in, so the saved state stays untouched.
-        self.optimizer.load_state_dict(_clone(state.optimizer))
+        self.optimizer.load_state_dict(copy.deepcopy(state.optimizer))
         torch.set_rng_state(state.rng["cpu"])
         if "cuda" in state.rng:
             torch.cuda.set_rng_state(state.rng["cuda"], self.device)
@@ -125,17 +125,6 @@ class TrainState:
     model: dict[str, torch.Tensor]
     optimizer: dict
     rng: dict[str, torch.Tensor]
-
-
-def _clone(state):
-    """A deep copy in which every tensor is a fresh tensor on its own device."""
-    if isinstance(state, torch.Tensor):
-        return state.detach().clone()
-    if isinstance(state, dict):
-        return {k: _clone(v) for k, v in state.items()}
-    if isinstance(state, (list, tuple)):
-        return type(state)(_clone(v) for v in state)
-    return copy.copy(state)
 
 
 class Part:
