@@ -361,3 +361,13 @@ def test_step_metrics_report_the_batch_they_were_given(toy):
     assert row["batch_loss"] == 0.5 and row["batch_acc"] == 0.75
     assert row["batch_noisy_acc"] == pytest.approx((right & noisy).sum().item() / noisy.sum().item())
     assert row["batch_clean_acc"] == pytest.approx((right & ~noisy).sum().item() / (~noisy).sum().item())
+
+
+def test_an_evaluation_point_at_an_epochs_end_is_not_evaluated_twice(toy):
+    t = trainer(toy, iterations=None, epochs=1, step_log={"eval_steps": 10})  # 10 steps per epoch
+    calls = []
+    t.ctx.model.register_forward_hook(lambda *args: calls.append(1))
+    t.fit_epoch()
+    assert len(calls) == 10 + 2  # the steps, then val (100) and test (100) once each, for both uses
+    (row,) = t.step_log.flush()
+    assert row["test_acc1"] == t.history[0]["test_acc1"] and row["val_loss"] == t.history[0]["val_loss"]

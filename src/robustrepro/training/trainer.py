@@ -133,6 +133,7 @@ class Trainer:
         self.epoch = 0  # epochs completed
         self.step_in_epoch = 0  # steps done of the epoch being trained (0 between epochs)
         self.epoch_lr = math.nan  # the lr at the start of the epoch being trained, for history.csv
+        self.evaluated: tuple[int, dict] = (-1, {})  # (global step, split numbers) of the last evaluation
         # Called after every step (train_run: a checkpoint within the epoch when one is due).
         self.on_step: Callable[[], None] | None = None
         self.stopped_early = False
@@ -214,15 +215,22 @@ class Trainer:
                     shown = time.monotonic()
 
     def evaluate_splits(self, test: bool = True) -> dict:
-        """The validation split's numbers (if any) and, when `test`, the test split's."""
-        ctx, row = self.ctx, {}
-        if ctx.data.has("val"):
+        """The validation split's numbers (if any) and, when `test`, the test split's.
+
+        Kept for the step they were taken at: an epoch end right after a step-log evaluation
+        point (same weights) reuses them rather than evaluating the splits again."""
+        ctx = self.ctx
+        step, done = self.evaluated
+        if step != ctx.global_step:
+            done = {}
+        if ctx.data.has("val") and "val_acc1" not in done:
             val = evaluate(ctx, "val", EVAL_BATCH_SIZE)
-            row.update(val_acc1=val["acc1"], val_loss=val["loss"])
-        if test:
+            done.update(val_acc1=val["acc1"], val_loss=val["loss"])
+        if test and "test_acc1" not in done:
             result = evaluate(ctx, "test", EVAL_BATCH_SIZE)
-            row.update(test_acc1=result["acc1"], test_acc5=result["acc5"], test_loss=result["loss"])
-        return row
+            done.update(test_acc1=result["acc1"], test_acc5=result["acc5"], test_loss=result["loss"])
+        self.evaluated = (ctx.global_step, done)
+        return {k: v for k, v in done.items() if test or not k.startswith("test_")}
 
     def end_epoch(self) -> dict:
         ctx = self.ctx
