@@ -177,6 +177,8 @@ def _reweight_cases():
             lambda e=experiment: curves(e, STEADY, [20, 60, 10, 70, 40, 44, 47, 50, 53, 56, 60, 61]),
             # Too few evaluations at the initial lr to measure anything.
             lambda e=experiment: curves(e, JUMPY[:3], STEADY[:3]),
+            # A dead network: flat at chance from the fourth evaluation on (figure7's runs at lr 0.1).
+            lambda e=experiment: curves(e, JUMPY, [40, 50, 30] + [10] * 9),
         ]
         if len(groups) > 1:
             failing[steadier].append(lambda e=experiment, g=groups[-1]: curves(e, JUMPY, STEADY, {g: (STEADY, JUMPY)}))

@@ -65,7 +65,7 @@ EXAMPLES: dict[str, dict[str, dict]] = {
         "facility_location": {"ratio": 0.3, "warmup_epochs": 1, "weights": "ball", "radius": 0.5},
         "ball_weighted": {"warmup_epochs": 1, "radius": 0.5},
     },
-    "step": {"weighted": {}, "reweight": {"clean_batch": 8}},
+    "step": {"weighted": {}, "reweight": {"clean_batch": 8}, "reweight_gated": {"clean_batch": 8}},
     "schedule": {
         "constant": {},
         "step": {"step_size": 1, "gamma": 0.5},

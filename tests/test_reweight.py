@@ -183,3 +183,36 @@ def test_the_example_weights_step_metric_shows_how_the_update_spread_its_weight(
     reweighted = [(float(r["weight_max"]), float(r["weight_nonzero"])) for r in rows["reweight"]]
     assert all(1 / 32 <= top <= 1 and 0 < share <= 1 for top, share in reweighted if share > 0)
     assert sum(share for _, share in reweighted) / len(reweighted) < 0.9  # it drops examples (40 % noisy)
+
+
+def _one_step(step: str, batch: Batch) -> list[torch.Tensor]:
+    prepared, view = toy_data(n_train=300, n_test=100, n_val=20)
+    trainer = Trainer(resolve({**RUN, "step": {"name": step}}), prepared, view, torch.device("cpu"))
+    ctx = trainer.ctx
+    ctx.epoch = 1
+    trainer.step(ctx, batch, ctx.data.inputs("train", batch.indices), ctx.data.labels("train", batch.indices))
+    return [p.detach().clone() for p in ctx.model.parameters()]
+
+
+def test_the_seed_notebooks_gated_update_is_the_plain_mean_step_or_none():
+    batch = Batch(torch.arange(32), None)
+    gated, plain = _one_step("reweight_gated", batch), _one_step("weighted", batch)
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(gated, plain))
+    reweighted = _one_step("reweight", batch)
+    assert not all(torch.allclose(a, b, atol=1e-6) for a, b in zip(reweighted, plain))
+
+
+def test_the_gated_update_skips_a_batch_no_example_of_which_helps_the_clean_loss(monkeypatch):
+    import robustrepro.training.methods.reweight as method
+
+    real = method.reweight
+
+    def no_example_helps(*args):
+        logits, losses, w = real(*args)
+        return logits, losses, torch.zeros_like(w)
+
+    monkeypatch.setattr(method, "reweight", no_example_helps)
+    prepared, view = toy_data(n_train=300, n_test=100, n_val=20)
+    before = [p.detach().clone() for p in Trainer(resolve(RUN), prepared, view, torch.device("cpu")).ctx.model.parameters()]
+    after = _one_step("reweight_gated", Batch(torch.arange(32), None))
+    assert all(torch.equal(a, b) for a, b in zip(before, after))

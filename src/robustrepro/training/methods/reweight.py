@@ -28,6 +28,12 @@ Readings of what the seed leaves open:
   mode, as the virtual forward of the algorithm) and updates copies of the buffers, so it
   leaves the running statistics alone.
 - A sampler's weights would be overridden: the step refuses a sampler that gives any.
+
+`reweight_gated` is the update the seed's MNIST BACKGROUNDFLIP notebook actually makes: it computes
+the same weights, then takes the real loss as sum(w * mean_i C_i), the batch's mean loss (PyTorch's
+default reduction) times sum(w), which is 1 or 0. So its "reweighted" LeNet trains on the
+unweighted mean and merely skips the batches where no example helps the clean loss. It is here to
+reproduce what the seed ran, beside Algorithm 1 (seed 001's paper module says how they differ).
 """
 
 from __future__ import annotations
@@ -74,8 +80,9 @@ def _at_least_float32(logits: torch.Tensor) -> torch.Tensor:
 class ReweightStep(Step):
     """One learning-to-reweight update (module docstring)."""
 
-    def __init__(self, clean_batch: int):
+    def __init__(self, clean_batch: int, gated_mean: bool = False):
         self.clean_batch = clean_batch
+        self.gated_mean = gated_mean  # the seed's notebook's update (module docstring)
         self.last_weights: torch.Tensor | None = None  # the latest batch's weights, for step metrics
 
     def clean(self, ctx: TrainContext) -> tuple[torch.Tensor, torch.Tensor]:
@@ -96,6 +103,8 @@ class ReweightStep(Step):
             # Through the module itself (functional_call), not ctx.forward: forward-mode tangents
             # do not pass through a torch.compile'd forward.
             logits, losses, w = reweight(ctx.model, x, y, clean_x, clean_y)
+        if self.gated_mean:
+            w = w.sum() / len(w) * torch.ones_like(w)  # the mean loss times sum(w): 1/n each, or 0
         ctx.optimizer.zero_grad(set_to_none=True)
         (w * losses).sum().backward()
         ctx.optimizer.step()
@@ -106,6 +115,16 @@ class ReweightStep(Step):
 @STEPS.register("reweight")
 def reweight_step(ctx: TrainContext, *, clean_batch: int | None = None) -> Step:
     """Learning to reweight on the run's clean holdout (run key holdout: {size: n, per_class: ...})."""
+    return _build(ctx, clean_batch, gated_mean=False)
+
+
+@STEPS.register("reweight_gated")
+def reweight_gated_step(ctx: TrainContext, *, clean_batch: int | None = None) -> Step:
+    """The seed's notebook's update: the unweighted mean loss, skipped when every weight is zero."""
+    return _build(ctx, clean_batch, gated_mean=True)
+
+
+def _build(ctx: TrainContext, clean_batch: int | None, gated_mean: bool) -> Step:
     if not ctx.data.has("holdout") or len(ctx.data.splits["holdout"]) == 0:
         raise UserError("step.name: the reweight step needs clean examples: give the run a holdout, e.g. "
                         "holdout: {size: 100, per_class: true}")
@@ -113,4 +132,4 @@ def reweight_step(ctx: TrainContext, *, clean_batch: int | None = None) -> Step:
     if clean_batch is None:
         clean_batch = min(n, ctx.run["batch_size"])
     integer("step.clean_batch", clean_batch, at_least=1, meaning="clean examples per step")
-    return ReweightStep(min(clean_batch, n))
+    return ReweightStep(min(clean_batch, n), gated_mean)
