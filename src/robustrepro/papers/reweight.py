@@ -255,6 +255,7 @@ def _curves(ctx, groups: tuple[str, ...], extra: str | None = None) -> None:
         log = log[log["test_acc1"].notna()]
         stats = log.groupby([STEP, "step"])["test_acc1"].agg(["mean", "std", "count"]).reset_index()
         labels = VARIANT_LABELS if group == extra else METHODS
+        stats = stats.sort_values(STEP, key=lambda steps: steps.map(list(labels).index), kind="stable")
         frames.append(stats.assign(group=group, setting=SETTINGS.get(group, SETTINGS[groups[0]]),
                                    method=stats[STEP].map(labels), panel=groups[0] if group == extra else group))
     data = pd.concat(frames, ignore_index=True)
@@ -270,7 +271,7 @@ def _curves(ctx, groups: tuple[str, ...], extra: str | None = None) -> None:
         ax.set_title(SETTINGS[group], fontsize=7)
         ax.set(xlabel="iteration")
     axes[0, 0].set_ylabel("test accuracy (%)")
-    axes[0, 0].legend(fontsize=6 if extra else 7)
+    axes[0, 0].legend(fontsize=6 if extra else 7, loc="lower right")
     out = data.rename(columns={"mean": "test_acc1", "std": "test_acc1_std", "count": "n"})
     ctx.figure(fig, out[["group", "setting", "method", "step", "test_acc1", "test_acc1_std", "n"]])
 
