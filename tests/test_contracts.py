@@ -107,7 +107,7 @@ EXAMPLES: dict[str, dict[str, dict]] = {
         "pgd": {"eps": EPS, "step_size": 2 / 255, "iterations": 3},
     },
     "defence": {"sum_augment": {"k": 2, "samples": 3}, "random_crop_flip": {"padding": 2, "samples": 3}},
-    "step_metric": {"batch": {}, "batch_noise": {}, "example_weights": {}},
+    "step_metric": {"batch": {}, "batch_noise": {}, "example_weights": {}, "grad_cosine": {}},
 }
 
 
@@ -325,8 +325,12 @@ def check_step_metric(name, options, toy):
     ctx = trainer.ctx
     ctx.epoch = 1
     batch = next(iter(trainer.sampler.batches(ctx)))
-    result = trainer.step(ctx, batch, ctx.data.inputs("train", batch.indices), ctx.data.labels("train", batch.indices))
     metric = STEP_METRICS.build({"name": name, **options}, ctx)
+    # A gradient metric measures the step it probes, as the trainer lets it (ctx.probe).
+    ctx.probe = metric.probe if getattr(metric, "needs_probe", False) else None
+    result = trainer.step(ctx, batch, ctx.data.inputs("train", batch.indices), ctx.data.labels("train", batch.indices))
+    ctx.probe = None
+    ctx.global_step += 1
     values = metric.values(ctx, batch, result)
     # Raw values on the device (as many as the metric's width), one per column once finished on the host.
     assert metric.columns and values.shape == (metric.width or len(metric.columns),) and values.device == ctx.device

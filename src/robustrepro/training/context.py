@@ -64,6 +64,10 @@ class TrainContext:
     # One update through the run's step on a batch (the trainer sets it): for trial updates.
     # It leaves the lr as scheduled and calls no after_step hooks; it does not count as a step.
     update: Callable[[Batch], StepResult] | None = None
+    # For this step only (the trainer sets it): a step metric that measures the update's gradients
+    # (step_log metric grad_cosine). A step that supports it calls probe(ctx, batch, losses, loss)
+    # in place of loss.backward(); the probe leaves loss's gradient in .grad, as backward would.
+    probe: Callable[["TrainContext", Batch, torch.Tensor, torch.Tensor], None] | None = None
 
     def generator(self, purpose: str, device: torch.device | str | None = None) -> torch.Generator:
         """A fresh generator for this epoch and purpose (e.g. "sampler", "augment", "mixup")."""

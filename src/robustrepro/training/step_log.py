@@ -8,7 +8,8 @@ A run asks for one with its `step_log` section (off when null):
 - metrics: step metrics by name (STEP_METRICS), each adding columns computed from the step's
   result; "batch" gives the loss and accuracy of the batch just trained on, "batch_noise" its
   accuracy on the noisy and the clean examples, "example_weights" how the update spread its
-  weight over the batch.
+  weight over the batch, "grad_cosine" the cosine similarity between the gradient of the batch's
+  clean examples and the gradient of the whole batch (measured on the `every` rows only).
 - eval_steps / eval_seconds: evaluation points, every n steps and/or every s seconds of
   training, where the test (and validation) split is evaluated as at the end of an epoch.
 
@@ -104,6 +105,44 @@ class ExampleWeightsMetric(StepMetric):
         return torch.stack([w.max(), (w > 0).float().mean()])
 
 
+@STEP_METRICS.register("grad_cosine")
+class GradCosineMetric(StepMetric):
+    """Cosine similarity between the mean-loss gradient of the batch's clean examples (labels not
+    changed by the noise) and the update's gradient, the mean loss of the whole batch, over all
+    parameters (seed 002's Figures 7-9). NaN when the batch has no clean example.
+
+    Without per-sample gradients: on a measured step the step's backward is replaced by two
+    (robustrepro.training.context: ctx.probe), one of the clean examples' mean loss through the
+    retained graph and then the step's own, which leaves the update exactly as it was. So it costs
+    one backward pass on the steps it measures, the `every` rows of the log, and nothing elsewhere
+    (bench/bench_grad_cosine.py); rows written at other steps (evaluation points) read NaN.
+    """
+
+    columns = ("grad_cosine",)
+    needs_probe = True
+
+    def __init__(self, ctx: TrainContext):
+        self.measured: tuple[int, torch.Tensor] | None = None  # (step, cosine) of the last probe
+
+    def probe(self, ctx: TrainContext, batch: Batch, losses: torch.Tensor, loss: torch.Tensor) -> None:
+        clean = ~ctx.data.noisy_mask[batch.indices]
+        weights = clean.to(losses.dtype) if batch.weights is None else batch.weights.to(losses.dtype) * clean
+        clean_loss = (weights * losses).sum() / weights.sum().clamp_min(torch.finfo(losses.dtype).tiny)
+        params = [p for p in ctx.model.parameters() if p.requires_grad]
+        clean_grads = torch.autograd.grad(clean_loss, params, retain_graph=True, allow_unused=True)
+        loss.backward()
+        pairs = [(c, p.grad) for c, p in zip(clean_grads, params) if c is not None and p.grad is not None]
+        dot = sum((c.float() * g.float()).sum() for c, g in pairs)
+        norms = torch.sqrt(sum(c.float().square().sum() for c, _ in pairs) * sum(g.float().square().sum() for _, g in pairs))
+        cosine = dot / norms.clamp_min(torch.finfo(torch.float32).tiny)
+        self.measured = (ctx.global_step + 1, torch.where(clean.any(), cosine, torch.nan))
+
+    def values(self, ctx: TrainContext, batch: Batch, result: StepResult) -> torch.Tensor:
+        if self.measured is not None and self.measured[0] == ctx.global_step:
+            return self.measured[1].reshape(1)
+        return torch.full((1,), math.nan, device=result.losses.device)
+
+
 def _share(right: float, wrong: float) -> float:
     return right / (right + wrong) if right + wrong else math.nan
 
@@ -146,11 +185,23 @@ class StepLog:
         self.metrics = [STEP_METRICS.build({"name": name} if isinstance(name, str) else name, ctx)
                         for name in section["metrics"]]
         self.metric_columns = tuple(c for m in self.metrics for c in m.columns)
+        self.probes = [m for m in self.metrics if getattr(m, "needs_probe", False)]
+        if self.probes and self.every is None:
+            raise UserError("step_log.every: grad_cosine is measured on the rows written every `every` steps; "
+                            "set step_log.every (e.g. 50)")
         self.eval_columns = eval_columns
         self.columns = BASE_COLUMNS + self.metric_columns + eval_columns
         self.rows: list[dict] = []  # flushed rows
         self.pending: list[tuple[dict, torch.Tensor | None]] = []  # host part, device values
         self.last_eval = time.monotonic()
+
+    def probe_for(self, step: int):
+        """The gradient probe for the step about to be taken as number `step` (from 1), or None."""
+        if not self.probes or step % self.every:
+            return None
+        if len(self.probes) == 1:
+            return self.probes[0].probe
+        raise UserError("step_log.metrics: more than one gradient probe; list grad_cosine once")
 
     @property
     def evaluates(self) -> bool:

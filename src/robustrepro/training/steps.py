@@ -44,12 +44,18 @@ def weighted_mean(losses: torch.Tensor, weights: torch.Tensor | None) -> torch.T
 class WeightedStep(Step):
     """Cross-entropy per example, weighted mean over the batch, one optimizer step."""
 
+    takes_probe = True  # ctx.probe may replace its backward (gradient step metrics)
+
     def __call__(self, ctx: TrainContext, batch: Batch, x: torch.Tensor, y: torch.Tensor) -> StepResult:
         with ctx.autocast():
             logits = ctx.forward(x)
         losses = F.cross_entropy(logits.float(), y, reduction="none")
         ctx.optimizer.zero_grad(set_to_none=True)
-        weighted_mean(losses, batch.weights).backward()
+        loss = weighted_mean(losses, batch.weights)
+        if ctx.probe is None:
+            loss.backward()
+        else:
+            ctx.probe(ctx, batch, losses, loss)
         ctx.optimizer.step()
         return StepResult(losses.detach(), logits.detach(), y, batch.indices, batch.weights)
 

@@ -128,6 +128,9 @@ class Trainer:
                 tracker.require(every_epoch)
         eval_columns = TEST_COLUMNS + (VAL_COLUMNS if data.has("val") else ())
         self.step_log = None if run["step_log"] is None else StepLog(run["step_log"], ctx, eval_columns)
+        if self.step_log is not None and self.step_log.probes and not getattr(self.step, "takes_probe", False):
+            raise UserError(f"step_log.metrics: grad_cosine measures the plain step's gradients; step "
+                            f"{run['step']['name']!r} computes its own update. Use step weighted, or drop the metric")
 
         self.history: list[dict] = []
         self.epoch = 0  # epochs completed
@@ -199,7 +202,11 @@ class Trainer:
             lr = schedule.lr(planned)
             set_hyperparameters(ctx.optimizer, lr, schedule.momentum(planned))
             x = data.inputs("train", batch.indices, self.augment)
-            result = self.step(ctx, batch, x, data.labels("train", batch.indices))
+            ctx.probe = None if self.step_log is None else self.step_log.probe_for(ctx.global_step + 1)
+            try:
+                result = self.step(ctx, batch, x, data.labels("train", batch.indices))
+            finally:
+                ctx.probe = None  # trial updates (ctx.update) and other callers never probe
             ctx.global_step += 1
             self.step_in_epoch += 1
             for part in self.parts:
