@@ -18,6 +18,7 @@ MODULES = {
     "robust-clustering": "robust_clustering",
     "massive-noise": "massive_noise",
     "reweight": "reweight",
+    "noise-batchsize": "noise_batchsize",
 }
 
 
