@@ -42,12 +42,23 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+# The whole smoke build, every paper's targets once; the test that first asks for it waits for it,
+# so every test that uses it gets this much longer than pyproject's per-test timeout.
+SMOKE_ALL_TIMEOUT = 1800
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "smoke_all" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.timeout(SMOKE_ALL_TIMEOUT + 120))
+
+
 @pytest.fixture(scope="session")
 def smoke_all(tmp_path_factory) -> Path:
     """One smoke build of `all` (every target of every paper, seed 0), shared by the tests that inspect it."""
     workdir = tmp_path_factory.mktemp("smoke-all")
     cfg = smoke_config(workdir, seeds=[0])
-    proc = snakemake(workdir, cfg, "all", timeout=1500)
+    proc = snakemake(workdir, cfg, "all", timeout=SMOKE_ALL_TIMEOUT)
     assert proc.returncode == 0, proc.stderr[-4000:]
     return workdir
 

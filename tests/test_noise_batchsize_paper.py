@@ -13,7 +13,6 @@ import pytest
 from robustrepro.papers import load
 from robustrepro.papers import noise_batchsize as nb
 from robustrepro.scales import SCALES
-from conftest import smoke_config, snakemake
 
 PAPER = load("noise-batchsize")
 SCHEDULED = {nb.MAIN["onecycle"], nb.MAIN["cosine"], nb.RATIO["onecycle"], nb.APPENDIX}
@@ -233,15 +232,10 @@ def test_figure3_draws_the_schedule_code_at_three_batch_sizes():
 
 # ---- the smoke build ----
 
-@pytest.fixture(scope="session")
-def nb_smoke(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("noise-batchsize-smoke")
-    cfg = smoke_config(workdir, seeds=[0])
-    out = "results/smoke/noise-batchsize"
-    targets = [f"{out}/{t.name}{t.outputs()[0]}" for t in PAPER.targets] + [f"{out}/comparison.tex"]
-    proc = snakemake(workdir, cfg, *targets, timeout=1200)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    return workdir
+@pytest.fixture
+def nb_smoke(smoke_all):
+    """The suite's one smoke build of every paper (tests/conftest.py), which holds all of this one's targets."""
+    return smoke_all
 
 
 def _out(workdir):

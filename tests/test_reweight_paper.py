@@ -12,7 +12,6 @@ from robustrepro.papers import reweight as rw
 from robustrepro.papers.spec import Claim, Paper, Reported, RunGroup, Target
 from robustrepro.report.comparison import at_share, claims, comparison
 from robustrepro.runs import view_id
-from conftest import smoke_config, snakemake
 
 PAPER = load("reweight")
 CIFAR_GROUPS = (rw.CIFAR_BG_SEED, rw.CIFAR_BG_ORIGINAL, rw.CIFAR_UF_ORIGINAL, rw.CIFAR_UF_SEED)
@@ -218,15 +217,10 @@ def test_jitter_measures_the_second_half_of_the_initial_lr_phase():
 
 # ---- the smoke build ----
 
-@pytest.fixture(scope="module")
-def smoke_build(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("reweight-smoke")
-    cfg = smoke_config(workdir, seeds=[0])
-    out = "results/smoke/reweight"
-    targets = [f"{out}/{t.name}.pdf" for t in PAPER.targets] + [f"{out}/comparison.tex"]
-    proc = snakemake(workdir, cfg, *targets, timeout=1200)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    return workdir
+@pytest.fixture
+def smoke_build(smoke_all):
+    """The suite's one smoke build of every paper (tests/conftest.py), which holds all of this one's targets."""
+    return smoke_all
 
 
 def _run_dir(workdir, run_id):
