@@ -226,6 +226,8 @@ def test_figure3_draws_the_schedule_code_at_three_batch_sizes():
     assert at("onecycle", 32, 1500)["momentum"] == pytest.approx(0.85, rel=1e-3)
     last_1024 = data[(data["scheduler"] == "onecycle") & (data["batch_size"] == 1024)].iloc[-1]
     assert last_1024["step"] == 2560 and 0.07 < last_1024["lr"] < 0.09
+    ends = data.groupby(["scheduler", "batch_size"])["schedule_end_epoch"].first()
+    assert ends["onecycle", 32] == 4.0 and ends["cosine", 1024] == 125.0 and pd.isna(ends["constant", 256])
     assert at("cosine", 32, 80000)["lr"] == pytest.approx(0.0, abs=1e-12)
     assert at("cosine", 32, 80000)["momentum"] == 0.9 and at("constant", 256, 100)["lr"] == 0.1
 

@@ -381,8 +381,9 @@ def _figure(name: str):
 # ---- figure 3: the schedulers, from the schedule code ----
 
 def figure3(ctx) -> None:
-    """lr and momentum per optimizer step of each scheduler, for the smallest, a middle and the largest
-    batch size of the CIFAR grid at this scale, as the runs are configured (no training)."""
+    """lr and momentum of each scheduler over the run, for the smallest, a middle and the largest batch
+    size of the CIFAR grid at this scale, as the runs are configured (no training); drawn against the
+    epoch, the CSV has the optimizer step too."""
     from robustrepro.training.schedules import lr_curve  # torch: only when the figure is drawn
 
     runs = [r for r in PAPER.runs(ctx.scale, [0]) if r["group"] in MAIN.values()]
@@ -400,23 +401,23 @@ def figure3(ctx) -> None:
             frames.append(pd.DataFrame({"scheduler": scheduler, "batch_size": batch, "step": curve["step"][keep] + 1,
                                         "epoch": curve["epoch"][keep], "lr": curve["lr"][keep],
                                         "momentum": momentum[keep],
-                                        "total_steps": run["schedule"].get("total_steps", np.nan)}))
+                                        "total_steps": run["schedule"].get("total_steps", np.nan),
+                                        "schedule_end_epoch": run["schedule"].get("total_steps", np.nan) / steps}))
     data = pd.concat(frames, ignore_index=True)
     fig, axes = new_figure(ncols=len(MAIN), nrows=2, sharex=True, sharey="row", width=2.8, height=2.2)
+    # Against epochs: every batch size runs the same curve in steps, and ends it in another epoch.
     for col, scheduler in enumerate(MAIN):
         for batch, rows in data[data["scheduler"] == scheduler].groupby("batch_size"):
-            axes[0, col].plot(rows["step"], rows["lr"], label=f"batch {batch}")
-            axes[1, col].plot(rows["step"], rows["momentum"], label=f"batch {batch}")
-        total = data.loc[data["scheduler"] == scheduler, "total_steps"].iloc[0]
-        for row in range(2):
-            axes[row, col].set_xscale("log")
-            if not np.isnan(total):
-                axes[row, col].axvline(total, color="grey", linestyle=":", linewidth=1, label="total_steps")
+            end = rows["schedule_end_epoch"].iloc[0]
+            after = " (after the run)" if end > runs[0]["run"]["epochs"] else ""
+            label = f"batch {batch}" + (f": ends at epoch {end:.3g}{after}" if not np.isnan(end) else "")
+            axes[0, col].plot(rows["epoch"], rows["lr"], label=label)
+            axes[1, col].plot(rows["epoch"], rows["momentum"], label=label)
         axes[0, col].set_title(SCHEDULER_NAMES[scheduler], fontsize=8)
-        axes[1, col].set_xlabel("optimizer step")
+        axes[1, col].set_xlabel("epoch")
+        axes[0, col].legend(fontsize=6)
     axes[0, 0].set_ylabel("learning rate")
     axes[1, 0].set_ylabel("momentum")
-    axes[0, 0].legend(fontsize=6)
     ctx.figure(fig, data)
 
 
@@ -766,8 +767,8 @@ PAPER = Paper(
     targets=(
         Target("table1", "table", (), table1, "Hyperparameters: the seed's Table 1 and the runs' resolved configs"),
         Target("figure3", "figure", (), figure3,
-               "The three schedulers' lr and momentum over optimizer steps, from the schedule code, at three batch "
-               "sizes"),
+               "The three schedulers' lr and momentum over the run, from the schedule code, at three batch sizes "
+               "(the 5,000 steps end in another epoch at each)"),
         *(Target(name, "figure", _groups_of(name), _figure(name), caption) for name, caption in CAPTIONS.items()),
     ),
     reported=(),  # the seed prints no numbers (its figures are lost from the text): its findings are the claims
