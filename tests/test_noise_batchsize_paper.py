@@ -182,6 +182,8 @@ def test_table1_at_paper_scale_is_the_seeds_table_generated_from_the_runs_config
     for item, value in expected.items():
         assert table.loc[item, cifar] == value, item
     assert table.loc["Maximum learning rate", ratio] == "0.05, 0.1, 0.2"
+    assert table.loc["Learning rate per batch size", ratio] == "64: 0.05, 0.1; 128: 0.05, 0.1, 0.2; 256: 0.1, 0.2"
+    assert table.loc["Learning rate per batch size", cifar] == "; ".join(f"{b}: 0.1" for b in nb.BATCH_SIZES)
     assert table.loc["Momentum", cifar] == "0.9 (one-cycle: 0.95 to 0.85 and back)"
     assert table.loc["Fraction of training dataset for validation", cifar].startswith("0.2 (40,000 train, 10,000 validate")
     assert table.loc["Fraction of training dataset for validation", fmnist].startswith("0.2 (48,000 train, 12,000 validate")
@@ -206,6 +208,19 @@ def test_table1_follows_the_configs_not_constants(monkeypatch):
     assert table.loc["Weight decay", fmnist] == "0.001" and table.loc["Maximum epochs", fmnist] == "7"
     assert table.loc["Weight decay", table.columns[1]] == "0.0005"
     assert table.loc["Maximum scheduling steps", fmnist] == "107 (then constant)"
+
+
+def test_table1_and_the_empty_comparison_compile_with_pdflatex(tmp_path):
+    from robustrepro.report.comparison import write_comparison
+    from robustrepro.report.targets import TargetContext
+    from test_report import compile_tex
+
+    ctx = TargetContext(PAPER, PAPER.target("table1"), "paper", tmp_path / "table1", tmp_path / "runs", {})
+    nb.table1(ctx)
+    write_comparison(PAPER, {}, "quick", tmp_path)  # no numbers reported, and no group built: "not checked"
+    claims = pd.read_csv(tmp_path / "claims.csv")
+    assert len(claims) == len(PAPER.claims) and set(claims["holds"]) == {"not checked"}
+    compile_tex([tmp_path / "table1.tex", tmp_path / "comparison.tex"], tmp_path)
 
 
 def test_figure3_draws_the_schedule_code_at_three_batch_sizes():

@@ -435,6 +435,7 @@ SEED_TABLE1 = {
                   "defaults",
     "Label noise": "X % relabelled uniformly over all classes (may keep the original): 0, 20, 50 %",
     "Batch sizes": "(not given: the figures are lost)",
+    "Learning rate per batch size": "0.1 for every run (common); figures 13-14 vary it (values not given)",
 }
 TABLE1_COLUMNS = {"CIFAR-10, figures 4-12": tuple(MAIN.values()), "CIFAR-10, figures 13-14": tuple(RATIO.values()),
                   "FashionMNIST, figures 15-17": (APPENDIX,)}
@@ -489,7 +490,7 @@ def hyperparameters(configs: list[dict], experiment: str, scale: str) -> dict[st
         "Label noise": f"{_values(c['noise']['kind'] for c in configs)}: "
                        + _values((c["noise"]["rate"] for c in configs), lambda v: f"{v:.0%}"),
         "Batch sizes": _values(c["batch_size"] for c in configs),
-        "Learning rate per batch size": ", ".join(f"{b}: {_values(lr)}" for b, lr in pd.DataFrame(
+        "Learning rate per batch size": "; ".join(f"{b}: {_values(lr)}" for b, lr in pd.DataFrame(
             {"b": [c["batch_size"] for c in configs], "lr": [c["optimizer"]["lr"] for c in configs]}).groupby("b")["lr"]),
         "Augmentation": "none" if not any(c["augment"]["crop"] or c["augment"]["flip"] for c in configs)
                         else "crop/flip",
