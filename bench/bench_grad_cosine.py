@@ -13,22 +13,12 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
-import torch
 
-from bench_trainer import timed_steps
+from bench_trainer import cifar_shaped, mnist, timed_steps  # random images of each shape
 from robustrepro.compute.device import device_name
-from robustrepro.data.prepared import Prepared
 from robustrepro.noise import make_view
 from robustrepro.runs import resolve
 from robustrepro.training import Trainer, pick_device, set_threads
-
-
-def random_data(channels: int, size: int, n: int) -> Prepared:
-    rng = np.random.default_rng(0)
-    return Prepared("random", rng.integers(0, 256, (n, channels, size, size), dtype=np.uint8), rng.integers(0, 10, n),
-                    rng.integers(0, 256, (100, channels, size, size), dtype=np.uint8), rng.integers(0, 10, 100),
-                    tuple(map(str, range(10))))
 
 
 def main() -> None:
@@ -49,8 +39,8 @@ def main() -> None:
              "cosine every step": {"metrics": ["batch_noise", "grad_cosine"], "every": 1},
              "cosine every 10": {"metrics": ["batch_noise", "grad_cosine"], "every": 10}}
     print(f"{'model':<12}" + "".join(f"{name:>20}" for name in cases) + "   (steps/s; ratio to the first)")
-    for model, (channels, size) in {"resnet18": (3, 32), "vgg16_bn": (1, 28)}.items():
-        prepared = random_data(channels, size, args.batch * (args.steps + args.warmup))
+    for model, shaped in {"resnet18": cifar_shaped, "vgg16_bn": lambda n: mnist(None, n)[0]}.items():
+        prepared = shaped(args.batch * (args.steps + args.warmup))
         view = make_view(prepared.train_y, prepared.test_y, 10, {"noise": {"kind": "uniform_incl", "rate": 0.4}})
         best = dict.fromkeys(cases, 0.0)
         for _ in range(args.repeats):  # the cases take turns, so a slow spell hits them all

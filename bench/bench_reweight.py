@@ -13,22 +13,15 @@ LeNet is seed 001's MNIST model (batch 100), ResNet-32 the original paper's CIFA
 from __future__ import annotations
 
 import argparse
-import numpy as np
+
 import torch
 
-from bench_trainer import timed_steps
+from bench_trainer import cifar_shaped, mnist, timed_steps  # random images of each shape
 from robustrepro.compute.device import device_name
 from robustrepro.data.prepared import Prepared
 from robustrepro.noise import make_view
 from robustrepro.runs import resolve
 from robustrepro.training import Trainer, pick_device, set_threads
-
-
-def random_data(channels: int, size: int, n: int) -> Prepared:
-    rng = np.random.default_rng(0)
-    return Prepared("random", rng.integers(0, 256, (n, channels, size, size), dtype=np.uint8), rng.integers(0, 10, n),
-                    rng.integers(0, 256, (200, channels, size, size), dtype=np.uint8), rng.integers(0, 10, 200),
-                    tuple(map(str, range(10))))
 
 
 def ms_per_step(run: dict, prepared: Prepared, view, device: torch.device, steps: int, warmup: int) -> float:
@@ -50,13 +43,12 @@ def main() -> None:
     print(f"device: {device_name(device)}; {args.steps} timed steps, best of {args.repeats}; "
           f"{args.clean} clean examples per reweighted step")
     print(f"{'model':<12}{'batch':>7}{'plain ms':>11}{'reweight ms':>13}{'ratio':>8}")
-    shapes = {"lenet": (1, 28, 100), "resnet32": (3, 32, 100)}
+    shapes = {"lenet": (lambda n: mnist(None, n)[0], 100), "resnet32": (cifar_shaped, 100)}
     for name in args.cases.split(","):
         if name not in shapes:
             raise SystemExit(f"--cases: unknown model {name!r}; choose from {', '.join(shapes)}")
-        channels, size, batch = shapes[name]
-        n = batch * (args.steps + args.warmup) + args.clean
-        prepared = random_data(channels, size, n)
+        shaped, batch = shapes[name]
+        prepared = shaped(batch * (args.steps + args.warmup) + args.clean)
         view = make_view(prepared.train_y, prepared.test_y, 10, {"holdout": {"size": args.clean, "per_class": False}})
         base = {"model": {"name": name}, "batch_size": batch, "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.9}}
         plain = reweighted = float("inf")
