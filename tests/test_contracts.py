@@ -327,7 +327,7 @@ def check_step_metric(name, options, toy):
     batch = next(iter(trainer.sampler.batches(ctx)))
     metric = STEP_METRICS.build({"name": name, **options}, ctx)
     # A gradient metric measures the step it probes, as the trainer lets it (ctx.probe).
-    ctx.probe = metric.probe if getattr(metric, "needs_probe", False) else None
+    ctx.probe = metric.probe if metric.needs_probe else None
     result = trainer.step(ctx, batch, ctx.data.inputs("train", batch.indices), ctx.data.labels("train", batch.indices))
     ctx.probe = None
     ctx.global_step += 1

@@ -27,6 +27,7 @@ import math
 import time
 
 import torch
+import torch.nn.functional as F
 
 from robustrepro.errors import UserError
 from robustrepro.options import integer, number
@@ -41,6 +42,7 @@ BASE_COLUMNS = ("step", "epoch", "time_s", "lr", "momentum")
 class StepMetric(ABC):
     columns: tuple[str, ...] = ()
     width: int | None = None  # how many raw values `values` gives, when not one per column
+    needs_probe = False  # whether it measures the update's gradients through ctx.probe
 
     @abstractmethod
     def values(self, ctx: TrainContext, batch: Batch, result: StepResult) -> torch.Tensor:
@@ -132,9 +134,8 @@ class GradCosineMetric(StepMetric):
         clean_grads = torch.autograd.grad(clean_loss, params, retain_graph=True, allow_unused=True)
         loss.backward()
         pairs = [(c, p.grad) for c, p in zip(clean_grads, params) if c is not None and p.grad is not None]
-        dot = sum((c.float() * g.float()).sum() for c, g in pairs)
-        norms = torch.sqrt(sum(c.float().square().sum() for c, _ in pairs) * sum(g.float().square().sum() for _, g in pairs))
-        cosine = dot / norms.clamp_min(torch.finfo(torch.float32).tiny)
+        cosine = F.cosine_similarity(torch.cat([c.flatten() for c, _ in pairs]).float(),
+                                     torch.cat([g.flatten() for _, g in pairs]).float(), dim=0)
         self.measured = (ctx.global_step + 1, torch.where(clean.any(), cosine, torch.nan))
 
     def values(self, ctx: TrainContext, batch: Batch, result: StepResult) -> torch.Tensor:
@@ -185,10 +186,12 @@ class StepLog:
         self.metrics = [STEP_METRICS.build({"name": name} if isinstance(name, str) else name, ctx)
                         for name in section["metrics"]]
         self.metric_columns = tuple(c for m in self.metrics for c in m.columns)
-        self.probes = [m for m in self.metrics if getattr(m, "needs_probe", False)]
+        self.probes = [m for m in self.metrics if m.needs_probe]
         if self.probes and self.every is None:
             raise UserError("step_log.every: grad_cosine is measured on the rows written every `every` steps; "
                             "set step_log.every (e.g. 50)")
+        if len(self.probes) > 1:
+            raise UserError("step_log.metrics: more than one gradient probe; list grad_cosine once")
         self.eval_columns = eval_columns
         self.columns = BASE_COLUMNS + self.metric_columns + eval_columns
         self.rows: list[dict] = []  # flushed rows
@@ -199,9 +202,7 @@ class StepLog:
         """The gradient probe for the step about to be taken as number `step` (from 1), or None."""
         if not self.probes or step % self.every:
             return None
-        if len(self.probes) == 1:
-            return self.probes[0].probe
-        raise UserError("step_log.metrics: more than one gradient probe; list grad_cosine once")
+        return self.probes[0].probe
 
     @property
     def evaluates(self) -> bool:

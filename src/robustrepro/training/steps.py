@@ -25,6 +25,8 @@ STEPS = Registry("step")
 
 
 class Step(Part, ABC):
+    takes_probe = False  # whether ctx.probe may replace its backward (gradient step metrics)
+
     @abstractmethod
     def __call__(self, ctx: TrainContext, batch: Batch, x: torch.Tensor, y: torch.Tensor) -> StepResult:
         """One update from one batch."""
@@ -44,7 +46,7 @@ def weighted_mean(losses: torch.Tensor, weights: torch.Tensor | None) -> torch.T
 class WeightedStep(Step):
     """Cross-entropy per example, weighted mean over the batch, one optimizer step."""
 
-    takes_probe = True  # ctx.probe may replace its backward (gradient step metrics)
+    takes_probe = True
 
     def __call__(self, ctx: TrainContext, batch: Batch, x: torch.Tensor, y: torch.Tensor) -> StepResult:
         with ctx.autocast():

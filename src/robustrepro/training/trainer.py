@@ -128,7 +128,7 @@ class Trainer:
                 tracker.require(every_epoch)
         eval_columns = TEST_COLUMNS + (VAL_COLUMNS if data.has("val") else ())
         self.step_log = None if run["step_log"] is None else StepLog(run["step_log"], ctx, eval_columns)
-        if self.step_log is not None and self.step_log.probes and not getattr(self.step, "takes_probe", False):
+        if self.step_log is not None and self.step_log.probes and not self.step.takes_probe:
             raise UserError(f"step_log.metrics: grad_cosine measures the plain step's gradients; step "
                             f"{run['step']['name']!r} computes its own update. Use step weighted, or drop the metric")
 

@@ -104,7 +104,7 @@ class ReweightStep(Step):
             # do not pass through a torch.compile'd forward.
             logits, losses, w = reweight(ctx.model, x, y, clean_x, clean_y)
         if self.gated_mean:
-            w = w.sum() / len(w) * torch.ones_like(w)  # the mean loss times sum(w): 1/n each, or 0
+            w = (w.sum() / len(w)).expand_as(w)  # the mean loss times sum(w): 1/n each, or 0
         ctx.optimizer.zero_grad(set_to_none=True)
         (w * losses).sum().backward()
         ctx.optimizer.step()
