@@ -281,7 +281,7 @@ def test_smoke_builds_all_16_targets_and_the_comparison_from_the_runs(nb_smoke):
         cosine = log.dropna(subset=["grad_cosine"])
         assert len(cosine) and (cosine["step"] % run["step_log"]["every"] == 0).all()
         if run["noise"]["rate"] == 0:
-            assert cosine["grad_cosine"].to_numpy() == pytest.approx(1.0)  # every example clean
+            assert cosine["grad_cosine"].to_numpy() == pytest.approx(1.0, abs=1e-5)  # every example clean: equal up to float32 rounding
     found = pd.read_csv(out / "claims.csv")
     assert found["claim"].tolist() == [c.name for c in PAPER.claims]
     assert set(found["holds"]) <= {"holds", "fails"}  # every claim checked at smoke scale

@@ -135,7 +135,7 @@ class GradCosineMetric(StepMetric):
         loss.backward()
         pairs = [(c, p.grad) for c, p in zip(clean_grads, params) if c is not None and p.grad is not None]
         cosine = F.cosine_similarity(torch.cat([c.flatten() for c, _ in pairs]).float(),
-                                     torch.cat([g.flatten() for _, g in pairs]).float(), dim=0)
+                                     torch.cat([g.flatten() for _, g in pairs]).float(), dim=0).clamp(-1, 1)  # rounding can pass 1
         self.measured = (ctx.global_step + 1, torch.where(clean.any(), cosine, torch.nan))
 
     def values(self, ctx: TrainContext, batch: Batch, result: StepResult) -> torch.Tensor:
