@@ -160,3 +160,35 @@ def test_step_logs_stack_every_runs_steps_csv_and_name_a_missing_one(tmp_path):
     (tmp_path / "b" / "steps.csv").unlink()
     with pytest.raises(UserError, match=r"b/steps.csv is missing: run b wrote no steps.csv \(give the run a step_log"):
         histories(results, tmp_path, ["optimizer.lr"], "steps.csv")
+
+
+def _per_epoch_paper(**reported):
+    from robustrepro.papers.spec import Paper, Reported, RunGroup, Target
+
+    return Paper("tiny", "x.txt", "Tiny", (RunGroup("g", {"dataset": "mnist"}, grid={"optimizer.lr": [0.1, 0.5]}),),
+                 (Target("table1", "table", ("g",), lambda ctx: None, "t"),),
+                 reported=(Reported("table1", "g", {"optimizer.lr": 0.1}, "test_loss", 2.393, **reported),))
+
+
+def test_a_number_printed_for_one_epoch_is_read_from_that_epochs_history_row():
+    paper = _per_epoch_paper(epoch=2, percent=False)
+    runs = pd.DataFrame([{"group": "g", "optimizer.lr": lr, "seed": s, "run_id": f"{lr}-{s}", "test_loss": 9.0}
+                         for lr in (0.1, 0.5) for s in (0, 1)])
+    history = pd.DataFrame([{"epoch": e, "optimizer.lr": lr, "seed": s, "test_loss": e + lr + 0.0002 * s}
+                            for e in (1, 2, 3) for lr in (0.1, 0.5) for s in (0, 1)])
+    row = comparison(paper, {"g": runs}, "paper", histories={"g": history}).iloc[0]
+    # Epoch 2 of the lr 0.1 runs, mean over seeds; a loss is not scaled to %, and keeps three decimals.
+    assert row["reproduced"] == 2.1 and row["n"] == 2 and row["difference"] == round(2.1 - 2.393, 3)
+    assert row["selection"] == "after epoch 2 (history.csv), mean over seeds"
+    late = comparison(_per_epoch_paper(epoch=5, percent=False), {"g": runs}, "paper", histories={"g": history})
+    assert late.iloc[0]["n"] == 0 and "not run at paper scale" in late.iloc[0]["note"]  # no epoch 5
+    with pytest.raises(ValueError, match="histories of group g"):
+        comparison(paper, {"g": runs}, "paper")
+
+
+@pytest.mark.parametrize("epoch", [0, 1.5, True, "2"])
+def test_a_reported_epoch_must_be_a_positive_integer(epoch):
+    from robustrepro.errors import UserError
+
+    with pytest.raises(UserError, match="epoch="):
+        _per_epoch_paper(epoch=epoch).validate()

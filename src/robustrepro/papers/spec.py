@@ -43,7 +43,7 @@ class RunGroup:
 
     `overrides[scale]` is merged into every run at that scale (see robustrepro.scales), and
     `grids[scale]` replaces some grid axes at that scale (e.g. fewer alphas for `quick`).
-    Every run is repeated for each seed.
+    Every run is repeated for each seed (the first `max_seeds` of them, where set).
 
     `evaluations` measures every run of the group after training: name -> evaluation spec
     (robustrepro.evaluation.spec), e.g. {"pgd": {"attack": {"name": "pgd", "eps": 8 / 255}}}; the
@@ -60,6 +60,9 @@ class RunGroup:
     grids: dict[str, dict[str, list]] = field(default_factory=dict)
     evaluations: dict[str, dict] = field(default_factory=dict)
     evaluation_overrides: dict[str, dict[str, dict]] = field(default_factory=dict)
+    # At most this many of the configured seeds (the first): for an experiment the paper ran once and
+    # that is costly to repeat (seed 004's brute-force orderings); None: every seed.
+    max_seeds: int | None = None
 
     def axes(self, scale: str) -> dict:
         """The grid at this scale. A key may be a tuple of dotted keys whose values move together
@@ -74,6 +77,7 @@ class RunGroup:
     def points(self, scale: str, seeds: list[int]) -> list[tuple[dict, dict]]:
         """(coordinates, resolved run) for every grid point and seed at this scale."""
         axes = self.axes(scale)
+        seeds = seeds[:self.max_seeds] if self.max_seeds is not None else seeds
         out = []
         for values in itertools.product(*axes.values()):
             coords = {}
@@ -138,6 +142,11 @@ class Reported:
     # the share of each run's steps at which to read `metric` from its steps.csv (the last evaluation
     # point at or before it), instead of the run's final metrics. Runs need a step_log that evaluates.
     at: float | None = None
+    # A number the paper printed for one epoch of training (seed 004's per-epoch tables): read `metric`
+    # from each run's history.csv at that epoch instead of its final metrics.
+    epoch: int | None = None
+    # Whether `metric` is a fraction the paper printed in % (accuracies: reproduced x 100); a loss is not.
+    percent: bool = True
 
 
 @dataclass(frozen=True)
@@ -254,6 +263,10 @@ class Paper:
             if r.group not in known or r.target not in names:
                 fail(f"a reported value names target {r.target!r} and group {r.group!r}: "
                      "both must be declared in the spec")
+            if r.epoch is not None and (r.at is not None or isinstance(r.epoch, bool) or not isinstance(r.epoch, int)
+                                        or r.epoch < 1):
+                fail(f"a reported value of target {r.target} has epoch={r.epoch!r}: give the epoch (an integer >= 1) "
+                     "whose history.csv row holds it, and no `at`")
             if r.at is not None and (isinstance(r.at, bool) or not isinstance(r.at, (int, float))
                                      or not 0 < r.at <= 1):
                 fail(f"a reported value of target {r.target} has at={r.at!r}: give the share of the run's steps "

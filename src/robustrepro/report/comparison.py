@@ -14,6 +14,7 @@ from robustrepro.report.tables import write_table
 # The papers print two decimals; the difference is taken between the rounded numbers, so that it
 # reads straight off the row.
 DIGITS = 2
+LOSS_DIGITS = 3  # numbers not in % (losses): seed 004 prints three decimals
 COLUMNS = ["target", "group", "method", "setting", "selection", "metric", "reported", "reproduced", "std", "n",
            "difference", "scale", "note"]
 
@@ -25,6 +26,8 @@ def _where(where: dict) -> str:
 def _selection(rep: Reported) -> str:
     """How the reproduced number is chosen among the group's runs, in words."""
     when = "" if rep.at is None else f"at the last evaluation by {rep.at:.0%} of the steps (steps.csv), "
+    if rep.epoch is not None:
+        when = f"after epoch {rep.epoch} (history.csv), "
     if rep.select.startswith("best:"):
         axis = rep.select.removeprefix("best:").split(".")[-1]
         return f"best {axis} on validation, {when}then mean over seeds"
@@ -51,10 +54,25 @@ def at_share(runs: pd.DataFrame, logs: pd.DataFrame, keys: list[str], metric: st
     return pd.Series(values, index=runs.index, dtype=float)
 
 
+def at_epoch(runs: pd.DataFrame, history: pd.DataFrame, keys: list[str], metric: str, epoch: int) -> pd.Series:
+    """`metric` of each run (a row of `runs`) after `epoch`, from its rows of the stacked histories
+    `history` (matched on `keys`, the group's coordinates and seed). NaN where it did not train that long."""
+    values = []
+    for _, run in runs.iterrows():
+        mask = history["epoch"] == epoch
+        for key in keys:
+            mask &= _same(history[key], run[key])
+        rows = history.loc[mask, metric].dropna()
+        values.append(rows.iloc[-1] if len(rows) else float("nan"))
+    return pd.Series(values, index=runs.index, dtype=float)
+
+
 def comparison(paper: Paper, results: dict[str, pd.DataFrame], scale: str,
-               step_logs: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
-    """One row per reported number: the reproduced mean ± std over seeds (in %), n and the difference.
-    `step_logs` (group -> stacked steps.csv) is needed only for numbers read part-way (Reported.at)."""
+               step_logs: dict[str, pd.DataFrame] | None = None,
+               histories: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
+    """One row per reported number: the reproduced mean ± std over seeds (in % where the paper printed
+    %), n and the difference. `step_logs` (group -> stacked steps.csv) is needed only for numbers read
+    part-way (Reported.at), `histories` (group -> stacked history.csv) for those of one epoch (Reported.epoch)."""
     rows = []
     for rep in paper.reported:
         values = pd.Series(dtype=float)  # a group not built (its data missing here) counts as not run
@@ -64,23 +82,30 @@ def comparison(paper: Paper, results: dict[str, pd.DataFrame], scale: str,
                 runs = best_over(runs, rep.select.removeprefix("best:"), keys=list(rep.where))
             for key, value in rep.where.items():
                 runs = runs[runs[key] == value]
-            if rep.at is None:
-                values = runs[rep.metric].dropna() * 100
+            keys = [*paper.group(rep.group).coord_names(scale), "seed"]
+            if rep.epoch is not None:
+                if histories is None or rep.group not in histories:
+                    raise ValueError(f"the reported value of {rep.target} ({_where(rep.where)}) is read from the "
+                                     f"histories of group {rep.group}; none were given")
+                values = at_epoch(runs, histories[rep.group], keys, rep.metric, rep.epoch).dropna()
+            elif rep.at is None:
+                values = runs[rep.metric].dropna()
             else:
                 if step_logs is None or rep.group not in step_logs:
                     raise ValueError(f"the reported value of {rep.target} ({_where(rep.where)}) is read from the step "
                                      f"logs of group {rep.group}; none were given")
-                keys = [*paper.group(rep.group).coord_names(scale), "seed"]
-                values = at_share(runs, step_logs[rep.group], keys, rep.metric, rep.at).dropna() * 100
+                values = at_share(runs, step_logs[rep.group], keys, rep.metric, rep.at).dropna()
+            values = values * (100 if rep.percent else 1)
         n = len(values)
-        mean = round(values.mean(), DIGITS) if n else float("nan")
+        digits = DIGITS if rep.percent else LOSS_DIGITS
+        mean = round(values.mean(), digits) if n else float("nan")
         rows.append({
             "target": rep.target, "group": rep.group, "method": rep.method,
             # A group without a grid point named is compared as a whole: say so rather than leave it blank.
             "setting": _where(rep.where) or "all runs of the group", "selection": _selection(rep),
             "metric": rep.metric, "reported": rep.value, "reproduced": mean,
-            "std": round(values.std(), DIGITS) if n > 1 else float("nan"), "n": n,
-            "difference": round(mean - rep.value, DIGITS), "scale": scale,
+            "std": round(values.std(), digits) if n > 1 else float("nan"), "n": n,
+            "difference": round(mean - rep.value, digits), "scale": scale,
             "note": rep.note if n else f"{rep.note}; not run at {scale} scale".lstrip("; "),
         })
     return pd.DataFrame(rows, columns=COLUMNS)
@@ -115,8 +140,9 @@ def claims(paper: Paper, results: dict[str, pd.DataFrame], histories: dict[str, 
 
 def claim_histories(paper: Paper, results: dict[str, pd.DataFrame], scale: str,
                     runs_root: Path) -> dict[str, pd.DataFrame]:
-    """The stacked histories of the groups the paper's claims read (each run's history.csv)."""
-    wanted = sorted({g for claim in paper.claims for g in claim.histories if g in results})
+    """The stacked histories of the groups the paper's claims and its per-epoch numbers read (each run's history.csv)."""
+    wanted = sorted({g for claim in paper.claims for g in claim.histories if g in results}
+                    | {r.group for r in paper.reported if r.epoch is not None and r.group in results})
     return {g: histories(results[g], runs_root, paper.group(g).coord_names(scale)) for g in wanted}
 
 
@@ -141,10 +167,11 @@ def write_comparison(paper: Paper, results: dict[str, pd.DataFrame], scale: str,
     out_dir = Path(out_dir)
     runs_root = out_dir.parent / "runs" if runs_root is None else Path(runs_root)
     step_logs = read_step_logs(paper, results, scale, runs_root)
-    numbers = comparison(paper, results, scale, step_logs)
+    history_logs = claim_histories(paper, results, scale, runs_root)
+    numbers = comparison(paper, results, scale, step_logs, history_logs)
     write_table(numbers, out_dir / "comparison",
                 f"{paper.title}: reported (paper) vs reproduced (mean ± std over n seeds, %), {scale} scale")
-    found = claims(paper, results, claim_histories(paper, results, scale, runs_root), step_logs)
+    found = claims(paper, results, history_logs, step_logs)
     shown = found.assign(holds=found["holds"].map({True: "holds", False: "fails"}).fillna("not checked"))
     write_table(shown, out_dir / "claims", f"{paper.title}: the paper's claims checked at {scale} scale")
     # One file to \input: both tables.
