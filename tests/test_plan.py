@@ -20,7 +20,9 @@ def test_availability_of_synthetic_present_and_missing_datasets(tmp_path):
     for raw in mnist.files:
         (tmp_path / "lab" / raw.path).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / "lab" / raw.path).write_bytes(b"x")
-    found = availability(mnist, _data(tmp_path, shared_roots=[str(tmp_path / "lab")]), tmp_path / "prep")
+    # downloads: this test's own, not the checkout's resources/ (a local build may have verified MNIST there)
+    found = availability(mnist, _data(tmp_path, shared_roots=[str(tmp_path / "lab")]), tmp_path / "prep",
+                         downloads=tmp_path / "downloads")
     assert found.ok and str(tmp_path / "lab") in found.how
     # An empty local mirror cannot serve CIFAR-10: missing, with the fix named.
     empty = tmp_path / "mirror"
@@ -100,3 +102,19 @@ def test_targets_whose_data_cannot_be_had_are_listed_not_failed(tmp_path):
                         "-n", "all")
     assert failing.returncode != 0 and "robustrepro: missing_data is 'fail'" in failing.stderr
     assert "Traceback" not in failing.stderr
+
+
+def test_samplers_that_score_candidates_cost_their_forward_passes_and_trials():
+    base = resolve({"dataset": "cifar10", "model": {"name": "resnet20"}, "epochs": 1, "train_subset": 1280,
+                    "batch_size": 128})
+    steps, gflops = run_work(base)
+    forward = MODEL_MFLOPS["resnet20"][1] / 1000  # GFLOPs of one example's forward pass
+    order = run_work(resolve({**base, "sampler": {"name": "loss_order", "candidates": 8}}))
+    assert order == pytest.approx((steps, gflops + steps * 8 * 128 * forward))
+    same = {"name": "loss_delta", "candidates": 4, "score_on": "same"}
+    delta = run_work(resolve({**base, "sampler": {**same, "trials": "vmap"}}))
+    assert delta == pytest.approx((2 * steps, gflops + steps * 4 * (3 + 2) * 128 * forward))
+    assert run_work(resolve({**base, "sampler": {**same, "trials": "sequential"}}))[0] == 5 * steps  # 4 trials a step
+    external = run_work(resolve({**base, "sampler": {**same, "score_on": "external", "external_size": 512,
+                                                     "trials": "vmap"}}))
+    assert external[1] == pytest.approx(gflops + steps * 4 * (3 * 128 + 512) * forward)

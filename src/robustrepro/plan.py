@@ -128,7 +128,23 @@ def run_work(run: dict) -> tuple[float, float]:
         epochs = run["epochs"]
         steps = epochs * per_epoch
     gflops = epochs * (3 * n_train + n_test) * mflops / 1000
-    return steps, gflops
+    scored, trials = _scoring(run)
+    gflops += steps * scored * mflops / 1000
+    return steps * (1 + trials), gflops
+
+
+def _scoring(run: dict) -> tuple[float, int]:
+    """(forward passes of examples, trial updates) a sampler adds per optimizer step: seed 004's orderers
+    score K candidate batches under the model (loss_order, loss_sample) or try one update on each
+    (loss_delta: forward and backward, 3x a forward, then the loss before and after on the scored batch)."""
+    sampler, batch = run["sampler"], run["batch_size"]
+    k = sampler.get("candidates", 0)
+    if sampler["name"] in ("loss_order", "loss_sample"):
+        return k * batch, 0
+    if sampler["name"] == "loss_delta":
+        scored = 2 * batch if sampler.get("score_on", "same") == "same" else sampler.get("external_size", 512)
+        return k * (3 * batch + scored), k if sampler.get("trials") == "sequential" else 1
+    return 0, 0
 
 
 def finished_runs(results: str | Path) -> list[tuple[dict, float, str]]:
