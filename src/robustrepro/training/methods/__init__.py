@@ -4,6 +4,7 @@ is imported with robustrepro.training. Adding a method is adding a file here; a 
 it by name (e.g. `"sampler": {"name": "facility_location", "ratio": 0.4}`).
 
 selection   seed 000: set-cover clusters, online facility location, ball weighting, data covered
+ordering    seed 004 chapter 2: loss ordering, loss sampling, maximum loss delta ordering
 """
 
 from robustrepro.registry import import_all
