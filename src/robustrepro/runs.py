@@ -49,6 +49,10 @@ DEFAULT_RUN: dict = {
     # A per-step log, steps.csv: {"every": n, "metrics": ["batch"], "eval_steps": n, "eval_seconds": s}
     # (robustrepro.training.step_log); null: none.
     "step_log": None,
+    # Seed 004's brute-force perfect ordering, {"keep": 12, "test_size": 2048, "loss_batch": 512}: trains
+    # every order of the run's fixed batches in each epoch side by side instead of one model, and goes
+    # on from the `keep` runs KMeans picks on their test losses (robustrepro.training.perfect_ordering).
+    "orderings": None,
     "seed": 0,
 }
 

@@ -1,4 +1,4 @@
-"""Small networks: LeNet-5 and the perceptron, MLPs and Conv4 of seed 003.
+"""Small networks: LeNet-5 and the perceptron, MLPs and Conv4 of seed 003, and tinyconv (seed 004).
 
 Seed 003 (the "Deep Learning is Robust to Massive Label Noise" reproduction) gives its model
 code, followed here layer for layer, including PyTorch's default initialisation: a
@@ -91,3 +91,19 @@ def lenet(in_channels: int, num_classes: int, image_size: int, *, width: float =
     hidden = [scaled(120, width), scaled(84, width)]
     body = nn.Sequential(*convs, *_fully_connected(flat, hidden, dropout))
     return Classifier(body, nn.Linear(hidden[-1], num_classes))
+
+
+@MODELS.register("tinyconv")
+def tinyconv(in_channels: int, num_classes: int, image_size: int, *, width: float = 1.0) -> Classifier:
+    """2x average pooling, conv4x4(4, stride 2)-ReLU, conv3x3(8, stride 2)-ReLU and the output layer.
+
+    For seed 004's brute-force perfect ordering, which trains and tests 104,400 copies of "one
+    small convolutional network" (its size unstated): the fixed pooling runs once per image for
+    every copy evaluated side by side (robustrepro.training.side_by_side), and the two strided
+    convolutions keep the per-copy work to about 3k multiply-adds an image, so the whole
+    experiment takes minutes on a laptop CPU. A 28x28 digit ends as 8 channels of 2x2.
+    """
+    c1, c2 = scaled(4, width), scaled(8, width)
+    convs = nn.Sequential(nn.AvgPool2d(2), nn.Conv2d(in_channels, c1, 4, stride=2), nn.ReLU(),
+                          nn.Conv2d(c1, c2, 3, stride=2), nn.ReLU(), nn.Flatten())
+    return Classifier(convs, nn.Linear(output_dim(convs, in_channels, image_size), num_classes))

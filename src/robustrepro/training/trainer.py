@@ -41,6 +41,7 @@ from robustrepro.compute.device_data import DeviceData
 from robustrepro.training.early_stopping import Tracker, build_early_stopping
 from robustrepro.training.metrics import build_metrics, evaluate
 from robustrepro.training.optim import build_optimizer
+from robustrepro.training import perfect_ordering
 from robustrepro.training.lock import run_lock
 from robustrepro.training.outputs import new_session, write_history, write_metrics
 from robustrepro.training.samplers import SAMPLERS
@@ -430,6 +431,9 @@ def train_run(run: dict, prepared_path, view_path, out_dir, checkpoint_path, dev
         # Whether the checkpoint changed while we waited: then the holder wrote it, and a finished
         # run it leaves is one this job asked for, not the leftover of a build that is being forced.
         written_meanwhile = lock.waited and _file_state(checkpoint_path) != before
+        if run["orderings"] is not None:  # seed 004's every-order experiment: many runs side by side
+            return perfect_ordering.train_orderings(run, prepared_path, view_path, out_dir, checkpoint_path, device,
+                                                    progress, code=code, written_meanwhile=written_meanwhile)
         return _train_locked(run, prepared_path, view_path, out_dir, checkpoint_path, device, progress, compile,
                              clustering, code, written_meanwhile, checkpoint_seconds)
 
