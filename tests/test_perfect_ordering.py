@@ -205,3 +205,11 @@ def test_prefix_levels_share_steps_between_orders():
             index = int(own_prefix[index])
         orders.append(tuple(reversed(path)))
     assert orders == list(itertools.permutations(range(3)))
+
+
+def test_empty_orderings_section_is_the_defaults_and_not_an_ordinary_run():
+    from robustrepro.runs import run_id
+
+    plain = {k: v for k, v in RUN.items() if k != "orderings"}
+    spelled = {**plain, "orderings": {"keep": 12, "test_size": 2048, "loss_batch": 512}}
+    assert run_id({**plain, "orderings": {}}) == run_id(spelled) != run_id(plain)

@@ -57,6 +57,11 @@ DEFAULT_RUN: dict = {
 }
 
 
+# The defaults of a set `orderings` section, filled in by `resolve` so that {} and the spelled-out
+# defaults are one run (and {} is not taken for "off" by `identity`).
+ORDERINGS_DEFAULTS = {"keep": 12, "test_size": 2048, "loss_batch": 512}
+
+
 def _merge(base: dict, override: dict, path: str = "") -> dict:
     out = copy.deepcopy(base)
     for key, value in override.items():
@@ -81,6 +86,8 @@ def resolve(partial: dict) -> dict:
         run["epochs"] = None  # an iteration budget replaces the default epoch budget
     if run["model"].get("name") != DEFAULT_RUN["model"]["name"]:
         run["model"] = {"width": 1.0, "dropout": 0.0, **run["model"]}
+    if isinstance(run["orderings"], dict):
+        run["orderings"] = {**ORDERINGS_DEFAULTS, **run["orderings"]}
     return run
 
 

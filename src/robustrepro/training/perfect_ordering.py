@@ -51,7 +51,7 @@ from robustrepro.errors import UserError
 from robustrepro.models import build_model
 from robustrepro.options import integer, number
 from robustrepro.provenance import code_fingerprint, input_digests, now
-from robustrepro.runs import DEFAULT_RUN, canonical_json, run_id
+from robustrepro.runs import DEFAULT_RUN, ORDERINGS_DEFAULTS, canonical_json, run_id
 from robustrepro.training import side_by_side as sbs
 from robustrepro.training.checkpoint import load_checkpoint, save_checkpoint, stale_because
 from robustrepro.training.outputs import new_session, write_history, write_metrics
@@ -60,7 +60,7 @@ from robustrepro.views import load_view
 
 log = logging.getLogger(__name__)
 
-DEFAULTS = {"keep": 12, "test_size": 2048, "loss_batch": 512}
+DEFAULTS = ORDERINGS_DEFAULTS
 MAX_BATCHES = 8  # 8! = 40,320 runs per kept run and epoch; beyond that brute force is out of reach
 # Keys an ordinary run uses that would change what this experiment trains: they must keep their defaults.
 FIXED_KEYS = ("iterations", "schedule", "sampler", "step", "augment", "metrics", "early_stopping",
