@@ -13,6 +13,7 @@ import pytest
 
 from robustrepro.papers import all_papers
 from robustrepro.papers import noise_batchsize as nb
+from robustrepro.papers import ordering_augment as oa
 from robustrepro.papers import reweight as rw
 from robustrepro.papers import robust_clustering as rc
 from test_report import SIZE, fake_grid, lr_falls, paper_like
@@ -485,6 +486,77 @@ def _noise_batchsize_cases():
 NOISE_BATCHSIZE_FAILING, NOISE_BATCHSIZE_HOLDING = _noise_batchsize_cases()
 FAILING.update(NOISE_BATCHSIZE_FAILING)
 HOLDING.update(NOISE_BATCHSIZE_HOLDING)
+
+
+# ---- ordering-augment ----
+
+def perfect_history(table=oa.TABLE2_1, change: dict | None = None):
+    """The brute-force run's history.csv from rows like table 2.1's (fractions; losses as printed),
+    with change[(epoch, column)] = value applied."""
+    rows = []
+    for epoch, values in enumerate(table, start=1):
+        row = {"epoch": epoch, "seed": 0, **dict(zip(oa.TABLE2_1_COLUMNS, values))}
+        for (e, column), value in (change or {}).items():
+            if e == epoch:
+                row[column] = value
+        rows.append(row)
+    return {oa.PERFECT: pd.DataFrame()}, {oa.PERFECT: pd.DataFrame(rows)}
+
+
+def orderer_histories(tables=None, change: dict | None = None, descending=(0.10, 0.11, 0.10)):
+    """Histories of the baseline, the three orderer families (from tables 2.2-2.4, or `tables`:
+    group -> rows of [baseline, K...] accuracies) and the descending order; change[(group, k, epoch)]
+    = accuracy (fraction) overrides one value (k None for the baseline)."""
+    tables = tables or {group: paper for _, _, group, _, paper, _ in oa.ORDERER_TABLES}
+    change = change or {}
+    frames = {oa.BASELINE: [], oa.DESCENDING: []}
+    for _, _, group, ks, _, _ in oa.ORDERER_TABLES:
+        frames[group] = []
+        for epoch, row in enumerate(tables[group], start=1):
+            if group == oa.LOSS_ORDER:
+                acc = change.get((oa.BASELINE, None, epoch), row[0])
+                frames[oa.BASELINE].append({"epoch": epoch, "seed": 0, "test_acc1": acc})
+            for k, acc in zip(ks, row[1:]):
+                frames[group].append({"epoch": epoch, "seed": 0, oa.CANDIDATES: k,
+                                      "test_acc1": change.get((group, k, epoch), acc)})
+    for epoch, acc in enumerate(descending, start=1):
+        frames[oa.DESCENDING].append({"epoch": epoch, "seed": 0, "test_acc1": acc})
+    histories = {g: pd.DataFrame(rows) for g, rows in frames.items()}
+    return {g: pd.DataFrame() for g in histories}, histories
+
+
+def _ordering_augment_cases():
+    p = "ordering-augment/"
+    failing = {
+        # the last epoch as spread as the first
+        p + "perfect-ordering-spread-shrinks": [
+            lambda: perfect_history(change={(13, "test_acc1_min"): 0.70, (13, "test_acc1_max"): 0.95})],
+        p + "perfect-ordering-best-clearly-above-mean": [
+            lambda: perfect_history(change={(1, "test_acc1_max"): 0.80}),  # 2.4 points: not clear
+            lambda: perfect_history(change={(1, "test_acc1_max"): 0.7759})],
+        p + "perfect-ordering-best-beats-worst": [
+            lambda: perfect_history(change={(7, "test_acc1_min"): 0.985}),  # a tie
+            lambda: perfect_history(change={(12, "test_acc1_max"): 0.98, (12, "test_acc1_min"): 0.99})],
+        p + "baseline-fluctuates-most": [
+            lambda: orderer_histories(change={(oa.DELTA_SAME, 16, 5): 0.40}),  # one orderer run drops further
+            lambda: orderer_histories(change={(oa.BASELINE, None, e): 0.40 + 0.04 * e for e in range(1, 11)})],
+        p + "descending-does-not-learn": [lambda: orderer_histories(descending=(0.10, 0.25, 0.40)),
+                                          lambda: orderer_histories(descending=(0.30, 0.2001))],
+    }
+    for group in oa.ORDERERS:
+        k = 16
+        failing[p + f"{group}-beats-baseline-epoch1"] = [
+            lambda group=group, k=k: orderer_histories(change={(group, k, 1): 0.39}),  # one K below the baseline
+            lambda group=group, k=k: orderer_histories(change={(group, k, 1): 0.3926}),  # a tie is no win
+            lambda: orderer_histories(change={(oa.BASELINE, None, 1): 0.50})]
+    holding = {name: [lambda name=name: perfect_history() if "perfect" in name else orderer_histories()]
+               for name in failing}
+    return failing, holding
+
+
+ORDERING_AUGMENT_FAILING, ORDERING_AUGMENT_HOLDING = _ordering_augment_cases()
+FAILING.update(ORDERING_AUGMENT_FAILING)
+HOLDING.update(ORDERING_AUGMENT_HOLDING)
 
 
 CLAIMS = {f"{paper.slug}/{claim.name}": claim for paper in all_papers() for claim in paper.claims}

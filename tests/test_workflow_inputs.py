@@ -21,7 +21,7 @@ def _one_line(proc, text):
 @pytest.mark.parametrize("target, message", [
     ("results/smoke/massive-noise/table99.tex", "massive-noise has no table 'table99'; its targets: figure1"),
     ("results/smoke/massive-noise/figure9.pdf", "massive-noise has no figure 'figure9'"),
-    ("results/smoke/no-such-paper/table1.tex", "'no-such-paper' is no paper; papers: massive-noise, noise-batchsize, reweight, robust-clustering"),
+    ("results/smoke/no-such-paper/table1.tex", "'no-such-paper' is no paper; papers: massive-noise, noise-batchsize, ordering-augment, reweight, robust-clustering"),
     ("results/smoke/no-such-paper/comparison.csv", "'no-such-paper' is no paper"),
     ("results/huge/massive-noise/figure1.pdf", "unknown scale 'huge'; scales: smoke, quick, paper"),
     ("results/smoke/massive-noise/groups/no-group.csv", "massive-noise has no run group 'no-group'; its groups: alpha-grid"),

@@ -19,6 +19,7 @@ MODULES = {
     "massive-noise": "massive_noise",
     "reweight": "reweight",
     "noise-batchsize": "noise_batchsize",
+    "ordering-augment": "ordering_augment",
 }
 
 
