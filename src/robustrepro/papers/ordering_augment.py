@@ -76,7 +76,7 @@ CANDIDATES = "sampler.candidates"
 # --- the brute-force perfect ordering (§2.2) ---------------------------------------------------
 PERFECT = "perfect-ordering"
 PERFECT_MODEL = {"name": "tinyconv"}
-PERFECT_OPTIMIZER = {"name": "sgd", "lr": 0.05, "momentum": 0.0, "nesterov": False, "weight_decay": 0.0}
+PERFECT_OPTIMIZER = {"name": "sgd", "lr": 0.07, "momentum": 0.0, "nesterov": False, "weight_decay": 0.0}
 PERFECT_EPOCHS = 13
 PERFECT_RUN = {
     "dataset": "mnist",
