@@ -213,3 +213,12 @@ def test_empty_orderings_section_is_the_defaults_and_not_an_ordinary_run():
     plain = {k: v for k, v in RUN.items() if k != "orderings"}
     spelled = {**plain, "orderings": {"keep": 12, "test_size": 2048, "loss_batch": 512}}
     assert run_id({**plain, "orderings": {}}) == run_id(spelled) != run_id(plain)
+
+
+def test_a_finished_run_found_again_trains_again_as_the_trainer_does(files, trained, tmp_path):
+    """A job that finds its run finished was forced or lost its outputs: it trains from scratch."""
+    _, _, rows = trained
+    train(files, tmp_path)
+    metrics = train(files, tmp_path)
+    assert read(tmp_path / "orderings.csv") == rows
+    assert len(metrics["provenance"]["sessions"]) == 1
