@@ -118,3 +118,14 @@ def test_samplers_that_score_candidates_cost_their_forward_passes_and_trials():
     external = run_work(resolve({**base, "sampler": {**same, "score_on": "external", "external_size": 512,
                                                      "trials": "vmap"}}))
     assert external[1] == pytest.approx(gflops + steps * 4 * (3 * 128 + 512) * forward)
+
+
+def test_the_brute_force_orderings_cost_every_run_they_train():
+    base = {"dataset": "mnist", "model": {"name": "tinyconv"}, "batch_size": 8, "epochs": 13,
+            "shaping": {"kind": "imbalance", "classes": [0, 1], "proportion": 0.5, "size": 48}}
+    calls, gflops = run_work(resolve({**base, "orderings": {"keep": 12, "test_size": 2048, "loss_batch": 512}}))
+    trained = 720 + 12 * 12 * 720  # seed 004: 720 orders in epoch 1, 12 kept runs x 720 in each of 12 more
+    assert gflops == pytest.approx(trained * (3 * 48 + 2048) * MODEL_MFLOPS["tinyconv"][0] / 1000)
+    assert calls == pytest.approx(trained * (6 + 4) / 64)
+    fewer = run_work(resolve({**base, "orderings": {"keep": 3, "test_size": 2048, "loss_batch": 512}}))
+    assert fewer[1] == pytest.approx(gflops * (720 + 12 * 3 * 720) / trained)

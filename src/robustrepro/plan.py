@@ -36,7 +36,11 @@ MODEL_MFLOPS = {
     "preact_resnet56": (192.1, 251.5), "wrn28_10": (8028.4, 10486.7), "wrn40_4": (1988.0, 2597.2),
     "vgg16_bn": (535.3, 626.4), "lenet": (0.833, 1.303), "perceptron": (0.016, 0.061), "mlp1": (0.407, 1.578),
     "mlp2": (0.47, 1.641), "mlp4": (0.485, 1.656), "conv4": (20.7, 32.1),
+    "tinyconv": (0.00755, 0.0254),
 }
+# Seed 004's brute-force orderings (robustrepro.training.perfect_ordering) train and test their
+# runs side by side, this many to a vmapped call or so: the plan counts such calls as its steps.
+SIDE_BY_SIDE_RUNS = 64
 
 # The cost model's defaults when this machine has no finished run to calibrate on: seconds to
 # start a run (torch import, data load), seconds per optimizer step (Python, kernel launches,
@@ -121,6 +125,8 @@ def run_work(run: dict) -> tuple[float, float]:
     model = run["model"]
     mflops = MODEL_MFLOPS.get(model["name"], (100.0, 100.0))[0 if info.size <= 28 else 1]
     mflops *= (model.get("width", 1.0) or 1.0) ** 2
+    if run.get("orderings"):
+        return _orderings_work(run, mflops)
     per_epoch = math.ceil(max(n_train, 1) / run["batch_size"])
     if run.get("iterations"):  # an iteration budget: its epochs are as many as its steps take
         steps, epochs = run["iterations"], run["iterations"] / per_epoch
@@ -131,6 +137,18 @@ def run_work(run: dict) -> tuple[float, float]:
     scored, trials = _scoring(run)
     gflops += steps * scored * mflops / 1000
     return steps * (1 + trials), gflops
+
+
+def _orderings_work(run: dict, mflops: float) -> tuple[float, float]:
+    """Every order of the batches in epoch 1, `keep` runs' worth of them in every later epoch, each
+    trained on the view's examples and tested on `test_size` images."""
+    orderings = run["orderings"]
+    n_train = run["shaping"].get("size") or run["train_subset"] or dataset_sizes(run["dataset"])[0]
+    batches = max(1, n_train // run["batch_size"])
+    orders = math.factorial(batches)
+    trained = orders * (1 + (run["epochs"] - 1) * orderings["keep"])
+    calls = trained * (batches + math.ceil(orderings["test_size"] / orderings["loss_batch"])) / SIDE_BY_SIDE_RUNS
+    return calls, trained * (3 * n_train + orderings["test_size"]) * mflops / 1000
 
 
 def _scoring(run: dict) -> tuple[float, int]:
