@@ -371,3 +371,23 @@ def test_an_evaluation_point_at_an_epochs_end_is_not_evaluated_twice(toy):
     assert len(calls) == 10 + 2  # the steps, then val (100) and test (100) once each, for both uses
     (row,) = t.step_log.flush()
     assert row["test_acc1"] == t.history[0]["test_acc1"] and row["val_loss"] == t.history[0]["val_loss"]
+
+
+def test_a_sampler_drawing_its_next_batch_sees_that_steps_lr(toy):
+    """A sampler that tries updates on candidates (seed 004's loss_delta) tries them at the lr of the
+    step they compete for, also on the first step after a milestone."""
+    t = trainer(toy, step_log=None)  # multistep milestones at steps 15 and 30
+    seen = []
+
+    def drawing(batches):
+        for batch in batches:
+            seen.append(t.ctx.optimizer.param_groups[0]["lr"])
+            yield batch
+
+    for _ in range(4):
+        t.start_epoch()
+        t.train_steps(drawing(t.sampler.batches(t.ctx)))
+        t.end_epoch()
+    assert len(seen) == 40
+    assert seen == [t.schedule.lr(step) for step in range(40)]
+    assert seen[14] == 0.05 and seen[15] == pytest.approx(0.005) and seen[30] == pytest.approx(0.0005)

@@ -196,12 +196,18 @@ class Trainer:
         (and the step log's evaluation points, when the run asks for them)."""
         ctx, schedule, data = self.ctx, self.schedule, self.ctx.data
         shown = time.monotonic()
-        for batch in batches:
+        batches = iter(batches)
+        while self.step_in_epoch < ctx.steps_per_epoch:
             if self.iterations is not None and ctx.global_step >= self.iterations:
                 break
             planned = self.schedule_step(self.step_in_epoch)
             lr = schedule.lr(planned)
+            # Before the sampler draws the batch: one that tries updates on candidates (loss_delta)
+            # tries them at this step's lr and momentum.
             set_hyperparameters(ctx.optimizer, lr, schedule.momentum(planned))
+            batch = next(batches, None)
+            if batch is None:
+                break
             x = data.inputs("train", batch.indices, self.augment)
             ctx.probe = None if self.step_log is None else self.step_log.probe_for(ctx.global_step + 1)
             try:

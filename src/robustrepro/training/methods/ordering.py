@@ -33,9 +33,8 @@ Where this reads the paper:
   train-mode step (ctx.update), so it does move BatchNorm's running statistics before the
   eval-mode after-score, as a real update would; the rollback puts them back.
 - A trial uses the optimizer's lr, momentum and weight decay as they stand when the batch is
-  asked for: the trainer sets the step's scheduled lr after the sampler hands the batch out,
-  so a trial runs at the previous step's lr (different only on the first step after a
-  schedule change, or throughout a per-step warm-up).
+  asked for: the trainer sets the scheduled values of the step before it asks, so a trial runs
+  at the lr of the update it competes for.
 - The paper's relative loss drop ("a slightly worse performance") is not offered.
 
 Costs per step: loss_order one forward over K x B examples; loss_sample the same; loss_delta
