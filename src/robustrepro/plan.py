@@ -161,7 +161,7 @@ def _scoring(run: dict) -> tuple[float, int]:
         return k * batch, 0
     if sampler["name"] == "loss_delta":
         scored = 2 * batch if sampler.get("score_on", "same") == "same" else sampler.get("external_size", 512)
-        return k * (3 * batch + scored), k if sampler.get("trials") == "sequential" else 1
+        return k * (3 * batch + scored), k if sampler.get("trials", "sequential") == "sequential" else 1
     return 0, 0
 
 
