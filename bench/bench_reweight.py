@@ -16,16 +16,10 @@ import argparse
 
 import torch
 
-from bench_trainer import cifar_shaped, mnist, timed_steps  # random images of each shape
+from bench_trainer import cifar_shaped, mnist, ms_per_step  # random images of each shape; a timed trainer
 from robustrepro.compute.device import device_name
-from robustrepro.data.prepared import Prepared
 from robustrepro.noise import make_view
-from robustrepro.runs import resolve
-from robustrepro.training import Trainer, pick_device, set_threads
-
-
-def ms_per_step(run: dict, prepared: Prepared, view, device: torch.device, steps: int, warmup: int) -> float:
-    return timed_steps(Trainer(resolve(run), prepared, view, device), steps, warmup) / steps * 1000
+from robustrepro.training import pick_device, set_threads
 
 
 def main() -> None:

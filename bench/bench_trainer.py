@@ -116,6 +116,11 @@ def timed_steps(trainer: Trainer, steps: int, warmup: int) -> float:
     return time.perf_counter() - start
 
 
+def ms_per_step(run: dict, prepared: Prepared, view, device: torch.device, steps: int, warmup: int) -> float:
+    """Milliseconds per optimizer step of a fresh trainer of `run` (timed_steps)."""
+    return timed_steps(Trainer(resolve(run), prepared, view, device), steps, warmup) / steps * 1000
+
+
 def trainer_throughput(run: dict, prepared: Prepared, view, device: torch.device, steps: int, warmup: int) -> float:
     trainer = Trainer(resolve(run), prepared, view, device)
     return steps * run["batch_size"] / timed_steps(trainer, steps, warmup)
