@@ -47,6 +47,12 @@ def bce_by_hand(logits, targets):
     return (-(t * torch.log(p) + (1 - t) * torch.log(1 - p))).mean(1)
 
 
+def test_the_steps_are_registered_with_robustrepro_training():
+    from robustrepro.training.methods import MODULES
+    assert "augment" in MODULES
+    assert {"sum_augment", "gradual_sum", "mixup", "sample_pairing"} <= set(STEPS)
+
+
 # --- sum_images ------------------------------------------------------------------------------------
 
 def test_sum_images_means_by_position():
