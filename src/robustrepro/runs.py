@@ -53,6 +53,7 @@ DEFAULT_RUN: dict = {
     # every order of the run's fixed batches in each epoch side by side instead of one model, and goes
     # on from the `keep` runs KMeans picks on their test losses (robustrepro.training.perfect_ordering).
     "orderings": None,
+    "cascade": None,  # {"patience": n, "metric": "test_acc1"}: seed 004's k, k/2, ..., 1 sum groups (methods.cascade)
     "seed": 0,
 }
 
@@ -60,6 +61,8 @@ DEFAULT_RUN: dict = {
 # The defaults of a set `orderings` section, filled in by `resolve` so that {} and the spelled-out
 # defaults are one run (and {} is not taken for "off" by `identity`).
 ORDERINGS_DEFAULTS = {"keep": 12, "test_size": 2048, "loss_batch": 512}
+# The same for `cascade` (its patience has no default: robustrepro.training.methods.cascade).
+CASCADE_DEFAULTS = {"metric": "test_acc1", "mode": None}
 
 
 def _merge(base: dict, override: dict, path: str = "") -> dict:
@@ -88,6 +91,8 @@ def resolve(partial: dict) -> dict:
         run["model"] = {"width": 1.0, "dropout": 0.0, **run["model"]}
     if isinstance(run["orderings"], dict):
         run["orderings"] = {**ORDERINGS_DEFAULTS, **run["orderings"]}
+    if isinstance(run["cascade"], dict):
+        run["cascade"] = {**CASCADE_DEFAULTS, **run["cascade"]}
     return run
 
 

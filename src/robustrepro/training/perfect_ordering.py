@@ -70,7 +70,7 @@ DEFAULTS = ORDERINGS_DEFAULTS
 MAX_BATCHES = 8  # 8! = 40,320 runs per kept run and epoch; beyond that brute force is out of reach
 # Keys an ordinary run uses that would change what this experiment trains: they must keep their defaults.
 FIXED_KEYS = ("iterations", "schedule", "sampler", "step", "augment", "metrics", "early_stopping",
-              "snapshots", "clustering", "step_log", "eval_every")
+              "snapshots", "clustering", "step_log", "eval_every", "cascade")
 TRAIN_RUNS = 1440  # runs trained together (whole kept runs' families of orders, at least one)
 EVAL_RUNS = 64  # runs evaluated together: their activations on loss_batch images stay in cache
 ORDERING_COLUMNS = ("epoch", "parent", "order", "test_loss", "test_loss_mean", "test_acc1", "kept")

@@ -43,6 +43,7 @@ from robustrepro.training.metrics import build_metrics, evaluate
 from robustrepro.training.optim import build_optimizer
 from robustrepro.training import perfect_ordering
 from robustrepro.training.lock import run_lock
+from robustrepro.training.methods.cascade import build_cascade
 from robustrepro.training.outputs import new_session, write_history, write_metrics
 from robustrepro.training.samplers import SAMPLERS
 from robustrepro.training.schedules import Plan, build_schedule, set_hyperparameters
@@ -113,6 +114,8 @@ class Trainer:
         ctx.update = self.trial_update
         self.metrics = build_metrics(run.get("metrics", []), ctx)
         self.stopper = build_early_stopping(run["early_stopping"])
+        # Seed 004's cascading sum augmentation: the step's k halves at every plateau (methods/cascade.py).
+        self.cascade = build_cascade(run, ctx, self.step, self.schedule)
         # The `best` snapshot: early stopping's best epoch, else the best validation accuracy, else
         # (seed 000's "checkpoint with the best test set performance") the best test accuracy of
         # the epochs that evaluate the test set.
@@ -121,10 +124,11 @@ class Trainer:
         else:
             self.best = Tracker("snapshots", "val_acc1" if data.has("val") else "test_acc1", "max")
         # Early stopping reports its best epoch, which may be any epoch: test them all.
-        self.test_every_epoch = self.stopper is not None or self.eval_every == 1
+        self.test_every_epoch = self.stopper is not None or self.eval_every == 1 or (
+            self.cascade is not None and self.cascade.metric in TEST_COLUMNS)  # so does a cascade on a test column
         every_epoch = [c for m in self.metrics for c in m.columns] + list(VAL_COLUMNS if data.has("val") else [])
         every_epoch += list(TEST_COLUMNS if self.test_every_epoch else [])
-        for tracker in (self.stopper, self.schedule.tracker):
+        for tracker in (self.stopper, self.schedule.tracker, self.cascade and self.cascade.tracker):
             if tracker is not None:
                 tracker.require(every_epoch)
         eval_columns = TEST_COLUMNS + (VAL_COLUMNS if data.has("val") else ())
@@ -148,7 +152,8 @@ class Trainer:
 
     @property
     def parts(self) -> list:
-        return [self.sampler, self.step, *self.metrics]
+        # The cascade first: a new phase sets the step's k before the other parts start the epoch.
+        return [*([self.cascade] if self.cascade else []), self.sampler, self.step, *self.metrics]
 
     @property
     def budget_spent(self) -> bool:
@@ -266,6 +271,9 @@ class Trainer:
             self.stopper.update(ctx.epoch, row)
             self.stopped_early = self.stopper.should_stop() and not last
         self.best.update(ctx.epoch, row)
+        if self.cascade is not None:
+            self.cascade.after_evaluation(ctx, row)
+            self.stopped_early = self.cascade.finished and not last
         self.history.append(row)
         if self.session["first_epoch"] is None:
             self.session["first_epoch"] = self.epoch
@@ -321,6 +329,7 @@ class Trainer:
             "best": self.best.state_dict(), "inputs": self.inputs, "sessions": self.all_sessions(),
             "step_log": None if self.step_log is None else self.step_log.state_dict(),
             "step_in_epoch": self.step_in_epoch,
+            "cascade": None if self.cascade is None else self.cascade.state_dict(),
         }
         if self.step_in_epoch:  # within an epoch: where its random draws have got to
             state.update(epoch_lr=self.epoch_lr, rng=self._rng_state())
@@ -339,6 +348,8 @@ class Trainer:
         if self.stopper is not None:
             self.stopper.load_state_dict(state["early_stopping"])
         self.best.load_state_dict(state["best"])
+        if self.cascade is not None:  # before the epoch is started again: it sets the step's k
+            self.cascade.load_state_dict(state["cascade"])
         self.epoch = self.ctx.epoch = state["epoch"]
         self.ctx.global_step = state["global_step"]
         self.stopped_early = state["stopped_early"]
@@ -370,6 +381,8 @@ class Trainer:
     def summary(self) -> dict:
         """metrics.json: the reported epoch's numbers (the best one under early stopping) and provenance."""
         best = self.stopper.best_epoch if self.stopper is not None else None
+        if self.cascade is not None:  # the best epoch of the last phase: the seed's best checkpoint
+            best = self.cascade.best_epoch
         reported = self.history[best - 1] if best else self.history[-1]
         return {
             **{k: v for k, v in reported.items() if k != "time_s"}, **self.sampler.summary(),
@@ -498,7 +511,7 @@ def _train_locked(run: dict, prepared_path, view_path, out_dir: Path, checkpoint
         save_checkpoint(checkpoint_path, trainer.state_dict())
         log.info("%s", _describe(row))
     if trainer.stopped_early:
-        log.info("early stopping after epoch %d; reporting epoch %d", trainer.epoch, trainer.stopper.best_epoch)
+        log.info("early stopping after epoch %d; reporting epoch %d", trainer.epoch, metrics["best_epoch"])
     return metrics
 
 
