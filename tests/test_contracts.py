@@ -64,8 +64,13 @@ EXAMPLES: dict[str, dict[str, dict]] = {
         "clusters": {"weighting": "confidence"},  # the set cover of the `toy` fixture
         "facility_location": {"ratio": 0.3, "warmup_epochs": 1, "weights": "ball", "radius": 0.5},
         "ball_weighted": {"warmup_epochs": 1, "radius": 0.5},
+        "loss_order": {"candidates": 3, "order": "descending"},
+        "loss_sample": {"candidates": 2, "weighting": "inverse"},
+        "loss_delta": {"candidates": 2, "score_on": "external", "external_size": 16},
     },
-    "step": {"weighted": {}, "reweight": {"clean_batch": 8}, "reweight_gated": {"clean_batch": 8}},
+    "step": {"weighted": {}, "reweight": {"clean_batch": 8}, "reweight_gated": {"clean_batch": 8},
+             "sum_augment": {"k": 4}, "gradual_sum": {"k": 4, "epochs": 1}, "mixup": {"alpha": 0.4},
+             "sample_pairing": {"until_epoch": 1}},
     "schedule": {
         "constant": {},
         "step": {"step_size": 1, "gamma": 0.5},
@@ -86,6 +91,7 @@ EXAMPLES: dict[str, dict[str, dict]] = {
         "preact_resnet56": {"width": 0.125, "dropout": 0.1},
         "wrn": {"width": 0.25, "dropout": 0.1, "depth": 10, "widen": 2},
         "perceptron": {},
+        "tinyconv": {"width": 2.0},
     },
     "noise": {
         "none": {},
@@ -240,7 +246,9 @@ def check_step(name, options, toy):
     before = {k: v.clone() for k, v in ctx.model.state_dict().items()}
     result = trainer.step(ctx, batch, x, y)
     assert isinstance(result, StepResult)
-    size = len(batch.indices)
+    # One row per example trained on: a step that mixes examples (sum augmentation) trains on fewer.
+    size = len(result.indices)
+    assert 1 <= size <= len(batch.indices)
     assert result.losses.shape == (size,) and result.losses.dtype == torch.float32
     assert torch.isfinite(result.losses).all() and (result.losses >= 0).all()
     assert result.logits.shape == (size, CLASSES)

@@ -4,7 +4,9 @@ is imported with robustrepro.training. Adding a method is adding a file here; a 
 it by name (e.g. `"sampler": {"name": "facility_location", "ratio": 0.4}`).
 
 selection   seed 000: set-cover clusters, online facility location, ball weighting, data covered
+reweight    seed 001: learning to reweight examples (and the seed notebook's gated update)
 ordering    seed 004 chapter 2: loss ordering, loss sampling, maximum loss delta ordering
+augment     seed 004 chapter 3: sum augmentation, gradual cascade, mixup, SamplePairing
 """
 
 from robustrepro.registry import import_all
