@@ -379,7 +379,8 @@ class Trainer:
             metric.load_state_dict(metric_state)
 
     def summary(self) -> dict:
-        """metrics.json: the reported epoch's numbers (the best one under early stopping) and provenance."""
+        """metrics.json: the reported epoch's numbers (the best one under early stopping or of a cascade's last
+        phase) and provenance."""
         best = self.stopper.best_epoch if self.stopper is not None else None
         if self.cascade is not None:  # the best epoch of the last phase: the seed's best checkpoint
             best = self.cascade.best_epoch
