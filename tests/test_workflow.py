@@ -13,25 +13,20 @@ from conftest import ROOT, SHARED_DATA, smoke_config, snakemake
 pytestmark = pytest.mark.slow
 
 
-def test_smoke_builds_massive_noise_targets_comparison_and_report(tmp_path):
-    cfg = smoke_config(tmp_path)  # seeds 0 and 1
-    out = tmp_path / "results" / "smoke" / "massive-noise"
-    # Targets are named relative to the working directory, as a user types them.
-    proc = snakemake(tmp_path, cfg, "results/smoke/massive-noise/figure1.pdf",
-                     "results/smoke/massive-noise/comparison.tex")
-    assert proc.returncode == 0, proc.stderr[-4000:]
-
+def test_smoke_builds_massive_noise_targets_comparison_and_report(smoke_all):
+    # The suite's one smoke build (seed 0); the mean and std over several seeds are test_report's.
+    out = smoke_all / "results" / "smoke" / "massive-noise"
     groups = pd.read_csv(out / "groups" / "alpha-grid.csv")
-    assert len(groups) == 5 * 2 * 2 * 2  # models x alphas x learning rates x seeds at smoke scale
+    assert len(groups) == 5 * 2 * 2 * 1  # models x alphas x learning rates x seeds at smoke scale
     for run_id in groups["run_id"]:
-        m = json.loads((tmp_path / "results" / "smoke" / "runs" / run_id / "metrics.json").read_text())
+        m = json.loads((smoke_all / "results" / "smoke" / "runs" / run_id / "metrics.json").read_text())
         assert m["provenance"]["run"]["dataset"] == "synthetic-mnist" and 0 <= m["test_acc1"] <= 1
-        assert (tmp_path / "results" / "smoke" / "logs" / "train" / f"{run_id}.log").is_file()
+        assert (smoke_all / "results" / "smoke" / "logs" / "train" / f"{run_id}.log").is_file()
     for ext in (".pdf", ".png", ".csv"):
         assert (out / f"figure1{ext}").stat().st_size > 0
     comparison = pd.read_csv(out / "comparison.csv")
     row = comparison.iloc[0]
-    assert row["reported"] == 91.0 and row["n"] == 2 and row["scale"] == "smoke"
+    assert row["reported"] == 91.0 and row["n"] == 1 and row["scale"] == "smoke"
     assert 0 <= row["reproduced"] <= 100 and row["difference"] == pytest.approx(row["reproduced"] - 91.0)
     claims = pd.read_csv(out / "claims.csv")
     assert len(claims) == 4 and set(claims["holds"]) <= {"holds", "fails"}
