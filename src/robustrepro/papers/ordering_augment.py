@@ -69,6 +69,7 @@ from __future__ import annotations
 import pandas as pd
 
 from robustrepro.analysis.figures import new_figure
+from robustrepro.errors import UserError
 from robustrepro.papers.spec import Claim, Paper, Reported, RunGroup, Target
 
 CANDIDATES = "sampler.candidates"
@@ -219,8 +220,6 @@ def table2_1(ctx) -> None:
 
 def orderings(ctx) -> pd.DataFrame:
     """Every trained ordering of the brute-force run(s): orderings.csv, with the run's seed."""
-    from robustrepro.errors import UserError
-
     frames = []
     for _, run in ctx.results[PERFECT].iterrows():
         path = ctx.runs_root / run["run_id"] / "orderings.csv"
