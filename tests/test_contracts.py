@@ -84,7 +84,7 @@ EXAMPLES: dict[str, dict[str, dict]] = {
         "adadelta": {"lr": 0.5},
         "adam": {"lr": 0.01, "betas": [0.8, 0.99]},
     },
-    "metric": {"train": {}, "data_covered": {}},
+    "metric": {"train": {}, "data_covered": {}, "model_norm": {}},
     "model": {
         **{name: {"width": 0.125} for name in ("resnet20", "resnet32", "resnet56", "resnet18", "vgg16_bn",
                                                "wrn28_10", "wrn40_4", "lenet", "mlp1", "mlp2", "mlp4", "conv4")},

@@ -391,3 +391,14 @@ def test_a_sampler_drawing_its_next_batch_sees_that_steps_lr(toy):
     assert len(seen) == 40
     assert seen == [t.schedule.lr(step) for step in range(40)]
     assert seen[14] == 0.05 and seen[15] == pytest.approx(0.005) and seen[30] == pytest.approx(0.0005)
+
+
+def test_model_norm_is_the_parameters_l2_norm_after_each_epoch(toy):
+    t = trainer(toy, iterations=None, epochs=2, step_log=None, metrics=["model_norm"])
+    norms = []
+    while not t.finished:
+        t.fit_epoch()
+        params = torch.cat([p.detach().flatten() for p in t.ctx.model.parameters()])
+        norms.append(params.norm().item())
+    assert [row["model_norm"] for row in t.history] == pytest.approx(norms, rel=1e-6)
+    assert norms[0] != norms[1]  # it moves with training; buffers (none counted) would not be parameters

@@ -105,3 +105,19 @@ def evaluate(ctx: TrainContext, role: str, batch_size: int = 1024) -> dict[str, 
     n = len(ctx.data.splits[role])
     acc1, acc5, loss = totals.tolist()
     return {"acc1": _ratio(acc1, n), "acc5": _ratio(acc5, n), "loss": _ratio(loss, n)}
+
+
+@METRICS.register("model_norm")
+class ModelNorm(EpochMetric):
+    """The L2 norm of all trainable parameters at the end of the epoch (seed 004's figures 3.5 and 3.7:
+    the norm during cascading sum augmentation). Buffers (batch-norm statistics) are not parameters."""
+
+    columns = ("model_norm",)
+
+    def __init__(self, ctx: TrainContext):
+        pass
+
+    @torch.no_grad()
+    def result(self, ctx: TrainContext) -> dict[str, float]:
+        squares = [p.detach().double().pow(2).sum() for p in ctx.model.parameters() if p.requires_grad]
+        return {"model_norm": torch.stack(squares).sum().sqrt().item()}
