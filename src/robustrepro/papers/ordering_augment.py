@@ -282,13 +282,12 @@ def _extras(target: str) -> tuple[str, ...]:
 
 
 def _orderer_table(target: str):
-    _, _, group, _, paper, label = next(t for t in ORDERER_TABLES if t[0] == target)
+    _, _, group, paper_ks, paper, label = next(t for t in ORDERER_TABLES if t[0] == target)
 
     def build(ctx) -> None:
         columns = [("Baseline", _per_epoch(ctx, BASELINE), [row[0] for row in paper])]
         runs = _per_epoch(ctx, group)
         ks = sorted(runs[CANDIDATES].unique())
-        paper_ks = next(t[3] for t in ORDERER_TABLES if t[0] == target)
         for k in ks:
             reported = [row[1 + paper_ks.index(k)] for row in paper] if k in paper_ks else []
             columns.append((f"{label} K={k}", runs[runs[CANDIDATES] == k], reported))
