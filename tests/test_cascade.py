@@ -1,5 +1,5 @@
-"""Cascading sum augmentation (seed 004 chapter 3.4): k, k/2, ..., 1 sum groups, each phase from the
-best epoch of the one before; its columns in history.csv; resuming in any phase; its errors."""
+"""Cascading sum augmentation (seed 004 chapter 3.4): k, k/2, ..., until sum groups, each phase from the
+best epoch of the one before; its columns in history.csv; its best snapshot; resuming in any phase; its errors."""
 
 import copy
 import csv
@@ -13,7 +13,7 @@ from robustrepro.data.prepared import save_prepared
 from robustrepro.errors import UserError
 from robustrepro.runs import identity, resolve, run_id
 from robustrepro.training import STEPS, Trainer, train_run
-from robustrepro.training.checkpoint import load_checkpoint, save_checkpoint
+from robustrepro.training.checkpoint import load_checkpoint, load_snapshot, save_checkpoint, snapshot_path
 from robustrepro.training.steps import WeightedStep
 from robustrepro.views import save_view
 
@@ -113,7 +113,7 @@ def whole(toy, tmp_path_factory):
     return t, ends
 
 
-def expected_phases(rows, patience, k=8, metric="test_acc1"):
+def expected_phases(rows, patience, k=8, metric="test_acc1", until=1):
     """The cascade recomputed from the rows: (epoch, phase, k, restored_from_epoch or None) per epoch."""
     out, phase, best, best_epoch, waited = [], 0, None, None, 0
     for row in rows:
@@ -123,9 +123,9 @@ def expected_phases(rows, patience, k=8, metric="test_acc1"):
         else:
             waited += 1
         plateau = waited >= patience
-        out.append((row["epoch"], phase, k, best_epoch if plateau and k > 1 else None))
+        out.append((row["epoch"], phase, k, best_epoch if plateau and k > until else None))
         if plateau:
-            if k == 1:
+            if k == until:
                 break
             phase, k, best, best_epoch, waited = phase + 1, k // 2, None, None, 0
     return out
@@ -183,6 +183,50 @@ def test_history_csv_and_metrics_json_carry_the_phases(whole, toy_files, tmp_pat
     written = json.loads((tmp_path / "metrics.json").read_text())
     assert written["stopped_early"] and written["best_epoch"] == metrics["best_epoch"] == t.cascade.best_epoch
     assert written["test_acc1"] == t.history[t.cascade.best_epoch - 1]["test_acc1"]
+    # The best snapshot is that epoch's model, not the trainer's own best (of every phase, on val_acc1).
+    assert load_snapshot(snapshot_path(tmp_path / "c.pt", "best"))["epoch"] == written["best_epoch"]
+
+
+def test_the_best_snapshot_follows_the_current_phase(whole, toy, tmp_path):
+    t_whole, ends = whole
+    t = trainer(toy)
+    kept = []
+    while not t.finished:
+        t.fit_epoch()
+        t.save_epoch_snapshots(tmp_path / "c.pt")  # as train_run does after every epoch
+        kept.append(load_snapshot(snapshot_path(tmp_path / "c.pt", "best"))["epoch"])
+    # Each phase's first epoch is its first best, whatever the epochs before it scored.
+    assert kept == [_best_so_far_in_phase(t_whole.history, r["epoch"]) for r in t_whole.history]
+    assert kept[-1] == t_whole.summary()["best_epoch"]
+    assert same_tensors(load_snapshot(snapshot_path(tmp_path / "c.pt", "best"))["model"], ends[kept[-1]])
+
+
+def _best_so_far_in_phase(rows, epoch):
+    phase = rows[epoch - 1]["phase"]
+    mine = [r for r in rows[:epoch] if r["phase"] == phase]
+    return max(mine, key=lambda r: (r["test_acc1"], -r["epoch"]))["epoch"]
+
+
+def test_until_stops_the_cascade_at_that_k(toy):
+    t = trainer(toy, cascade={"patience": 2, "until": 2})
+    while not t.finished:
+        t.fit_epoch()
+    rows = without_time(t.history)
+    got = [(r["epoch"], r["phase"], r["sum_groups"], r["restored_from_epoch"]) for r in rows]
+    assert got == expected_phases(rows, patience=2, until=2)
+    assert {k for _, _, k, _ in got} == {8, 4, 2} and t.stopped_early and t.step.k == 2
+    last = [r for r in rows if r["sum_groups"] == 2]
+    assert t.summary()["best_epoch"] == max(last, key=lambda r: r["test_acc1"])["epoch"]
+
+
+def test_a_cascade_from_k_1_is_one_phase_on_the_original_data(toy):
+    t = trainer(toy, step={"name": "sum_augment", "k": 1}, cascade={"patience": 2})
+    while not t.finished:
+        t.fit_epoch()
+    rows = without_time(t.history)
+    got = [(r["epoch"], r["phase"], r["sum_groups"], r["restored_from_epoch"]) for r in rows]
+    assert got == expected_phases(rows, patience=2, k=1)
+    assert {(phase, k) for _, phase, k, _ in got} == {(0, 1)} and t.stopped_early and t.epoch < t.epochs
 
 
 def resumed_from(toy, path) -> Trainer:
@@ -235,8 +279,13 @@ def test_sum_augment_cascades_end_to_end(toy):
 
 @pytest.mark.parametrize("changes, key", [
     ({"step": {"name": "weighted"}}, "cascade:"),
-    ({"step": {"name": PROBE, "k": 1}}, "cascade:"),
+    ({"step": {"name": PROBE, "k": 0}}, "cascade:"),
     ({"step": {"name": PROBE, "k": 6}}, "cascade:"),
+    ({"cascade": {"patience": 2, "until": 3}}, r"cascade\.until"),
+    ({"cascade": {"patience": 2, "until": 16}}, r"cascade\.until"),
+    ({"cascade": {"patience": 2, "until": 0}}, r"cascade\.until"),
+    ({"cascade": {"patience": 2, "until": 2.0}}, r"cascade\.until"),
+    ({"step": {"name": PROBE, "k": 1}, "cascade": {"patience": 2, "until": 2}}, r"cascade\.until"),
     ({"cascade": {"metric": "test_acc1"}}, r"cascade\.patience"),
     ({"cascade": {"patience": 0}}, r"cascade\.patience"),
     ({"cascade": {"patience": 2, "min_delta": 0.1}}, r"cascade\.min_delta"),
@@ -263,6 +312,6 @@ def test_runs_without_a_cascade_keep_their_ids():
     assert "cascade" not in identity({}) and run_id({"cascade": None}) == run_id({})
     # The defaults are filled in: two spellings of one cascade are one run.
     assert run_id({"cascade": {"patience": 3}}) == run_id({"cascade": {"patience": 3, "metric": "test_acc1",
-                                                                        "mode": None}})
+                                                                        "mode": None, "until": 1}})
     assert copy.deepcopy(resolve({"cascade": {"patience": 3}}))["cascade"] == \
-        {"patience": 3, "metric": "test_acc1", "mode": None}
+        {"patience": 3, "metric": "test_acc1", "mode": None, "until": 1}

@@ -53,7 +53,7 @@ DEFAULT_RUN: dict = {
     # every order of the run's fixed batches in each epoch side by side instead of one model, and goes
     # on from the `keep` runs KMeans picks on their test losses (robustrepro.training.perfect_ordering).
     "orderings": None,
-    "cascade": None,  # {"patience": n, "metric": "test_acc1"}: seed 004's k, k/2, ..., 1 sum groups (methods.cascade)
+    "cascade": None,  # {"patience": n, "until": 1}: seed 004's k, k/2, ..., until sum groups (methods.cascade)
     "seed": 0,
 }
 
@@ -62,7 +62,7 @@ DEFAULT_RUN: dict = {
 # defaults are one run (and {} is not taken for "off" by `identity`).
 ORDERINGS_DEFAULTS = {"keep": 12, "test_size": 2048, "loss_batch": 512}
 # The same for `cascade` (its patience has no default: robustrepro.training.methods.cascade).
-CASCADE_DEFAULTS = {"metric": "test_acc1", "mode": None}
+CASCADE_DEFAULTS = {"metric": "test_acc1", "mode": None, "until": 1}
 
 
 def _merge(base: dict, override: dict, path: str = "") -> dict:

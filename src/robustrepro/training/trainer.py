@@ -118,7 +118,8 @@ class Trainer:
         self.cascade = build_cascade(run, ctx, self.step, self.schedule)
         # The `best` snapshot: early stopping's best epoch, else the best validation accuracy, else
         # (seed 000's "checkpoint with the best test set performance") the best test accuracy of
-        # the epochs that evaluate the test set.
+        # the epochs that evaluate the test set. A cascade's run follows the cascade's tracker instead
+        # (best_tracker), the epoch its metrics.json reports.
         if self.stopper is not None:
             self.best = Tracker("early_stopping", self.stopper.metric, self.stopper.mode)
         else:
@@ -315,8 +316,13 @@ class Trainer:
         """The model copies the epoch just trained calls for: a listed epoch, a new best."""
         if self.epoch in self.snapshots:
             self.save_snapshot(checkpoint_path, self.epoch)
-        if self.best.best_epoch == self.epoch:
+        if self.best_tracker.best_epoch == self.epoch:
             self.save_snapshot(checkpoint_path, "best")
+
+    @property
+    def best_tracker(self) -> Tracker:
+        """What the `best` snapshot follows: the cascade's current phase (updated at the epoch's end), else `best`."""
+        return self.cascade.tracker if self.cascade is not None else self.best
 
     def state_dict(self) -> dict:
         state = {

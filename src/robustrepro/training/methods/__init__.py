@@ -7,7 +7,7 @@ selection   seed 000: set-cover clusters, online facility location, ball weighti
 reweight    seed 001: learning to reweight examples (and the seed notebook's gated update)
 ordering    seed 004 chapter 2: loss ordering, loss sampling, maximum loss delta ordering
 augment     seed 004 chapter 3: sum augmentation, gradual cascade, mixup, SamplePairing
-cascade     seed 004 chapter 3: cascading sum augmentation, k, k/2, ..., 1 sum groups from each phase's best
+cascade     seed 004 chapter 3: cascading sum augmentation, k, k/2, ..., until sum groups from each phase's best
 """
 
 from robustrepro.registry import import_all

@@ -5,9 +5,12 @@ accuracy. When the model plateaus and doesn't improve anymore we transfer the we
 best previous checkpoint and continue training using k/2 sum groups. The process repeats until
 k = 1 when the model does its last fine-tuning step with the original training dataset samples."
 
-Run key `cascade: {"patience": n, "metric": "test_acc1", "mode": null}` on a run whose step
-has `k` and `set_groups(k)` (sum_augment): its starting k, a power of two, is the first phase,
-then k/2 down to 1.
+Run key `cascade: {"patience": n, "metric": "test_acc1", "mode": null, "until": 1}` on a run whose
+step has `k` and `set_groups(k)` (sum_augment): its starting k, a power of two, is the first phase,
+then k/2 down to `until` (a power of two, at most the starting k), whose plateau ends the run.
+`until: 2` stops at k = 2 (seed 004 §3.7.3's models for its test-time sum augmentation tables). A
+cascade that starts at k = 1 is a single phase on the original data that ends when it plateaus:
+the seed's baseline under the same stopping rule.
 The trainer builds a `Cascade` and calls it at every epoch's end with the epoch's row.
 
 Choices where the seed is silent, each with what it does say:
@@ -22,10 +25,10 @@ Choices where the seed is silent, each with what it does say:
   phase starts from the best epoch's weights and buffers with a fresh optimizer (no momentum)
   and the schedule's state as at the run's start (a reduce-on-plateau lr back to its base; a
   closed-form schedule has no state and goes on following the global step).
-- After the k = 1 phase plateaus the run stops (the seed's "last fine-tuning step"), and
-  metrics.json reports the best epoch of the phase the run ended in, the seed's "best
-  checkpoint" (its chapter 3.7.3 reads "the best-performing weights of models trained with
-  the cascading algorithm"); an epoch budget that runs out first ends it too.
+- After the k = until phase plateaus the run stops (with until 1 the seed's "last fine-tuning
+  step"), and metrics.json and the `best` snapshot are the best epoch of the phase the run ended
+  in, the seed's "best checkpoint" (its chapter 3.7.3 reads "the best-performing weights of models
+  trained with the cascading algorithm"); an epoch budget that runs out first ends it too.
 
 The checkpoint is loaded at the start of the epoch after the plateau, not at the plateau epoch's
 end: that epoch's row, snapshots and checkpoint keep the weights it trained and evaluated, and
@@ -58,16 +61,30 @@ def _starting_groups(step) -> int:
     if not callable(getattr(step, "set_groups", None)) or isinstance(groups, bool) or not isinstance(groups, int):
         raise UserError(f"cascade: step {type(step).__name__} has no sum groups to halve between phases; use "
                         f"step sum_augment (e.g. {{name: sum_augment, k: 8}}) or set cascade to null")
-    if groups < 2 or groups & (groups - 1):
+    if not _power_of_two(groups):
         raise UserError(f"cascade: the step starts at k {groups}; a cascade halves k down to 1 (the original "
-                        f"data), so start it at a power of two (2, 4, 8 as in the seed) or set cascade to null")
+                        f"data), so start it at a power of two (1, 2, 4, 8 as in the seed) or set cascade to null")
     return groups
+
+
+def _power_of_two(n: int) -> bool:
+    return n >= 1 and not n & (n - 1)
+
+
+def _last_groups(until, start: int) -> int:
+    """The k whose plateau ends the run: a power of two the halving from `start` reaches."""
+    until = integer("cascade.until", until, at_least=1, at_most=start, meaning="the k of the last phase")
+    if not _power_of_two(until):
+        raise UserError(f"cascade.until: the k of the last phase, a power of two (1, 2, 4, ...) that halving "
+                        f"k {start} reaches; got {until}")
+    return until
 
 
 class Cascade(Part):
     """The phases of one run: which k trains, the phase's best weights, when to go on."""
 
-    def __init__(self, ctx: TrainContext, step, schedule, patience: int, metric: str, mode: str | None):
+    def __init__(self, ctx: TrainContext, step, schedule, patience: int, metric: str, mode: str | None,
+                 until: int = 1):
         self.step, self.schedule, self.device = step, schedule, ctx.device
         self.patience = patience
         self.metric, self.mode = metric, mode
@@ -75,9 +92,10 @@ class Cascade(Part):
         self.schedule_at_start = copy.deepcopy(schedule.state_dict())
         self.phase = 0
         self.groups = _starting_groups(step)
+        self.until = _last_groups(until, self.groups)
         self.best_model: dict[str, torch.Tensor] | None = None  # the phase's best epoch's weights and buffers
         self.pending = False  # the phase plateaued: the next epoch starts the next one
-        self.finished = False  # the k = 1 phase plateaued: the run is done
+        self.finished = False  # the k = until phase plateaued: the run is done
 
     @property
     def best_epoch(self) -> int | None:
@@ -109,7 +127,7 @@ class Cascade(Part):
             self.best_model = {k: v.detach().clone() for k, v in ctx.model.state_dict().items()}
         if self.tracker.bad_epochs < self.patience:
             return
-        if self.groups == 1:
+        if self.groups == self.until:
             self.finished = True
         else:
             self.pending = True
@@ -129,7 +147,8 @@ class Cascade(Part):
         self.step.set_groups(self.groups)
 
 
-def _options(*, patience: int, metric: str = CASCADE_DEFAULTS["metric"], mode: str | None = CASCADE_DEFAULTS["mode"]):
+def _options(*, patience: int, metric: str = CASCADE_DEFAULTS["metric"], mode: str | None = CASCADE_DEFAULTS["mode"],
+             until: int = CASCADE_DEFAULTS["until"]):
     """The keys of a run's `cascade` section, checked by check_options (runs.resolve fills the defaults)."""
 
 
@@ -142,10 +161,10 @@ def build_cascade(run: dict, ctx: TrainContext, step, schedule) -> Cascade | Non
     check_options("cascade", None, _options, config)
     config = {**CASCADE_DEFAULTS, **config}
     if run["early_stopping"] is not None:
-        raise UserError("early_stopping: a cascade ends the run itself once its k = 1 phase plateaus; "
+        raise UserError("early_stopping: a cascade ends the run itself once its last phase plateaus; "
                         "set early_stopping to null (cascade.patience is its patience)")
     patience = integer("cascade.patience", config["patience"], at_least=1,
                        meaning="epochs without a new best before the next phase")
     if not isinstance(config["metric"], str):
         raise UserError(f"cascade.metric: an epoch column of history.csv such as test_acc1; got {config['metric']!r}")
-    return Cascade(ctx, step, schedule, patience, config["metric"], config["mode"])
+    return Cascade(ctx, step, schedule, patience, config["metric"], config["mode"], config["until"])
