@@ -111,6 +111,20 @@ def test_plateau_reduces_after_patience_and_restores_from_state():
         lr_curve({"name": "plateau"}, 0.1, 10, 10)
 
 
+@pytest.mark.parametrize("steps_per_epoch, epochs", [(8, 38), (391, 1), (300, 1), (100, 3)])
+def test_plateau_patience_in_steps_is_rounded_up_to_epochs(steps_per_epoch, epochs):
+    plan = Plan(base_lr=1.0, steps_per_epoch=steps_per_epoch, epochs=100)
+    assert build_schedule({"name": "plateau", "patience_steps": 300}, plan).patience == epochs
+    assert build_schedule({"name": "plateau"}, plan).patience == 10  # the epochs default, as before
+
+
+@pytest.mark.parametrize("options", [{"patience": 3, "patience_steps": 300}, {"patience_steps": -1},
+                                     {"patience_steps": 2.5}])
+def test_plateau_patience_in_steps_errors_name_the_key(options):
+    with pytest.raises(UserError, match=r"schedule\.patience_steps"):
+        build_schedule({"name": "plateau", **options}, Plan(1.0, 8, 10))
+
+
 def test_schedule_config_errors_name_the_key():
     with pytest.raises(UserError, match=r"schedule\.name"):
         lr_curve({"name": "triangle"}, 0.1, 10, 10)

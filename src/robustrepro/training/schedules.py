@@ -5,7 +5,8 @@ from a checkpoint by the step count alone and its curve can be drawn without tra
 (`lr_curve`, for seed 002's figure of the three schedulers). The trainer sets the lr (and
 momentum, where the schedule cycles it) before every optimizer step, so epoch-wise and
 per-iteration schedules are handled alike. Epoch counts in options (step_size, milestones,
-warmup_epochs) are converted to steps with the sampler's batches per epoch.
+warmup_epochs) are converted to steps with the sampler's batches per epoch, and plateau's
+patience_steps the other way, to whole epochs.
 """
 
 from __future__ import annotations
@@ -240,9 +241,21 @@ def onecycle(plan: Plan, *, max_lr: float | None = None, total_steps: int | None
 
 @SCHEDULES.register("plateau")
 def plateau(plan: Plan, *, metric: str = "val_loss", mode: str | None = None, factor: float = 0.1,
-            patience: int = 10, min_lr: float = 0.0) -> Schedule:
-    """Reduce-on-plateau on an epoch metric (a validation or train column of history.csv)."""
-    integer("schedule.patience", patience, at_least=0)
+            patience: int | None = None, patience_steps: int | None = None, min_lr: float = 0.0) -> Schedule:
+    """Reduce-on-plateau on an epoch metric (a validation or train column of history.csv).
+
+    `patience` counts epochs (default 10); `patience_steps`, instead of it, counts optimizer steps
+    (seed 004: "when the learning stagnates for 300 gradient update steps"), rounded up to whole
+    epochs of the plan because the metric is an epoch column: 300 steps of 8 per epoch are 38 epochs.
+    """
+    if patience is not None and patience_steps is not None:
+        raise UserError("schedule.patience_steps: give the plateau's patience in epochs (patience) or in steps "
+                        "(patience_steps), not both; drop one")
+    if patience_steps is not None:
+        steps = integer("schedule.patience_steps", patience_steps, at_least=0,
+                        meaning="optimizer steps without a new best before the lr drops")
+        patience = math.ceil(steps / max(plan.steps_per_epoch, 1))
+    patience = integer("schedule.patience", 10 if patience is None else patience, at_least=0)
     return Plateau(plan, _number("factor", factor, above=0, at_most=1), patience, metric, mode,
                    _number("min_lr", min_lr, at_least=0))
 
