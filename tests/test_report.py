@@ -192,3 +192,21 @@ def test_a_reported_epoch_must_be_a_positive_integer(epoch):
 
     with pytest.raises(UserError, match="epoch="):
         _per_epoch_paper(epoch=epoch).validate()
+
+
+def test_an_error_rate_is_compared_as_100_minus_the_accuracy():
+    from robustrepro.errors import UserError
+    from robustrepro.papers.spec import Paper, Reported, RunGroup, Target
+
+    def paper(**flags):
+        return Paper("tiny", "x.txt", "Tiny", (RunGroup("g", {"dataset": "mnist"}),),
+                     (Target("table1", "table", ("g",), lambda ctx: None, "t"),),
+                     reported=(Reported("table1", "g", {}, "test_acc1", 31.19, **flags),))
+
+    runs = pd.DataFrame([{"group": "g", "seed": s, "run_id": str(s), "test_acc1": acc}
+                         for s, acc in ((0, 0.70), (1, 0.68))])
+    row = comparison(paper(error=True), {"g": runs}, "paper").iloc[0]
+    assert row["reproduced"] == 31.0 and row["difference"] == round(31.0 - 31.19, 2)
+    assert comparison(paper(), {"g": runs}, "paper").iloc[0]["reproduced"] == 69.0  # an accuracy as before
+    with pytest.raises(UserError, match="error=True and percent=False"):
+        paper(error=True, percent=False).validate()

@@ -147,6 +147,9 @@ class Reported:
     epoch: int | None = None
     # Whether `metric` is a fraction the paper printed in % (accuracies: reproduced x 100); a loss is not.
     percent: bool = True
+    # Whether the paper printed the complement, 100 - metric in % (seed 004's error rates of an accuracy):
+    # reproduced as 100 - 100 x metric, so that like is compared with like.
+    error: bool = False
 
 
 @dataclass(frozen=True)
@@ -267,6 +270,9 @@ class Paper:
                                         or r.epoch < 1):
                 fail(f"a reported value of target {r.target} has epoch={r.epoch!r}: give the epoch (an integer >= 1) "
                      "whose history.csv row holds it, and no `at`")
+            if r.error and not r.percent:
+                fail(f"a reported value of target {r.target} has error=True and percent=False: an error rate is "
+                     "100 - the metric in %, so it needs percent=True")
             if r.at is not None and (isinstance(r.at, bool) or not isinstance(r.at, (int, float))
                                      or not 0 < r.at <= 1):
                 fail(f"a reported value of target {r.target} has at={r.at!r}: give the share of the run's steps "

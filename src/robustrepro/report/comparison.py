@@ -96,6 +96,8 @@ def comparison(paper: Paper, results: dict[str, pd.DataFrame], scale: str,
                                      f"logs of group {rep.group}; none were given")
                 values = at_share(runs, step_logs[rep.group], keys, rep.metric, rep.at).dropna()
             values = values * (100 if rep.percent else 1)
+            if rep.error:
+                values = 100 - values
         n = len(values)
         digits = DIGITS if rep.percent else LOSS_DIGITS
         mean = round(values.mean(), digits) if n else float("nan")
