@@ -354,6 +354,28 @@ def test_sum_augment_averages_the_input_with_k_minus_1_pool_images():
     assert len(set(nearest.indices.tolist())) >= 15  # drawn at random over the whole pool
 
 
+def test_sum_augment_weight_counts_the_input_weight_times():
+    x = torch.rand(6, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    pool = torch.full((5, 1, 8, 8), 0.2)
+    for k, weight in [(2, 2.0), (3, 2.0), (4, 0.5)]:
+        defended = DEFENCES.build({"name": "sum_augment", "k": k, "samples": 1, "weight": weight}, MeanPixel(), pool,
+                                  None)
+        with torch.no_grad():
+            torch.testing.assert_close(read_mean(defended(x)),
+                                       (weight * x.mean((1, 2, 3)) + (k - 1) * 0.2) / (weight + k - 1))
+
+
+def test_sum_augment_weight_1_is_the_plain_mean_bit_for_bit():
+    x, pool = torch.rand(7, 3, 8, 8, generator=torch.Generator().manual_seed(0)), pool_of(32, (3, 8, 8))
+    config = {"name": "sum_augment", "k": 3, "samples": 4}
+    plain = DEFENCES.build(config, MeanPixel(), pool, torch.Generator().manual_seed(5))
+    weighted = DEFENCES.build({**config, "weight": 1.0}, MeanPixel(), pool, torch.Generator().manual_seed(5))
+    # the formula before weight existed, on the same draws
+    picks = torch.randint(0, len(pool), (7 * 4 * 2,), generator=torch.Generator().manual_seed(5))
+    before = pool[picks].view(7, 4, 2, 3, 8, 8).sum(dim=2).add_(x.unsqueeze(1)).div_(3).flatten(0, 1)
+    assert torch.equal(plain.copies(x), before) and torch.equal(weighted.copies(x), before)
+
+
 def test_sum_augment_averages_probabilities_over_its_samples():
     """With identical copies the mean of `samples` equal predictions is that prediction: log(samples) is taken off."""
     x = torch.rand(5, 1, 8, 8, generator=torch.Generator().manual_seed(0))
@@ -381,6 +403,9 @@ def test_random_crop_flip_shows_the_model_each_input_or_its_mirror_image():
     ({"name": "sum_augment", "k": 1, "samples": 4}, "defence.k"),
     ({"name": "sum_augment", "k": 2, "samples": 0}, "defence.samples"),
     ({"name": "sum_augment", "k": 2}, "defence.samples"),
+    ({"name": "sum_augment", "k": 2, "samples": 1, "weight": 0}, "defence.weight"),
+    ({"name": "sum_augment", "k": 2, "samples": 1, "weight": -1.0}, "defence.weight"),
+    ({"name": "sum_augment", "k": 2, "samples": 1, "weight": "2"}, "defence.weight"),
     ({"name": "random_crop_flip", "padding": -1}, "defence.padding"),
     ({"name": "random_crop_flip", "padding": 0, "flip": False}, "defence.padding"),
     ({"name": "random_crop_flip", "flip": "yes"}, "defence.flip"),

@@ -25,7 +25,7 @@ from torch import nn
 from robustrepro.compute.device_data import crop_flip
 from robustrepro.errors import UserError
 from robustrepro.evaluation.attacks import default_generator
-from robustrepro.options import integer
+from robustrepro.options import integer, number
 from robustrepro.registry import Registry
 
 DEFENCES = Registry("defence")
@@ -55,11 +55,12 @@ class Randomised(nn.Module, ABC):
 
 
 class SumAugment(Randomised):
-    """Seed 004's Test Time Sum Augmentation (section 3.6): each copy is the mean of the input and k - 1 pool images."""
+    """Seed 004's Test Time Sum Augmentation (section 3.6): each copy is (weight * input + k - 1 pool images) / (weight + k - 1)."""
 
-    def __init__(self, model: nn.Module, pool: torch.Tensor, generator: torch.Generator | None, k: int, samples: int):
+    def __init__(self, model: nn.Module, pool: torch.Tensor, generator: torch.Generator | None, k: int, samples: int,
+                 weight: float = 1.0):
         super().__init__(model, samples, generator, pool.device)
-        self.k = k
+        self.k, self.weight = k, weight
         self.register_buffer("pool", pool, persistent=False)
 
     def copies(self, x: torch.Tensor) -> torch.Tensor:
@@ -70,7 +71,8 @@ class SumAugment(Randomised):
         count = b * self.samples * (self.k - 1)
         picks = torch.randint(0, n, (count,), generator=self.generator, device=self.pool.device)
         others = self.pool[picks].view(b, self.samples, self.k - 1, *x.shape[1:]).sum(dim=2)
-        return others.add_(x.unsqueeze(1)).div_(self.k).flatten(0, 1)
+        # weight 1: alpha 1 and a divisor of k leave today's plain mean bit for bit
+        return others.add_(x.unsqueeze(1), alpha=self.weight).div_(self.weight + self.k - 1).flatten(0, 1)
 
 
 class RandomCropFlip(Randomised):
@@ -95,13 +97,16 @@ def _model_device(model: nn.Module) -> torch.device:
 
 @DEFENCES.register("sum_augment")
 def sum_augment(model: nn.Module, pool: torch.Tensor, generator: torch.Generator | None = None, *, k: int,
-                samples: int) -> nn.Module:
+                samples: int, weight: float = 1.0) -> nn.Module:
     """Test Time Sum Augmentation: `samples` copies per input, each averaged with k - 1 random `pool` images.
 
     `pool` is float [N, C, H, W] in [0, 1] (seed 004 draws from the test set), on the model's
-    device. The paper averages the inputs with equal weights, which is what k sets.
+    device. `weight` is the input's weight against each pool image's 1, seed 004's parameter that
+    "determines how much weight should the images we want to infer on have": a copy is
+    (weight * x + the k - 1 pool images) / (weight + k - 1); 1 is the plain mean, 2 counts x twice.
     """
     k = integer("defence.k", k, at_least=2)
+    weight = number("defence.weight", weight, above=0, meaning="the input's weight against each pool image's 1")
     samples = _samples(samples)
     if not isinstance(pool, torch.Tensor) or not pool.is_floating_point() or pool.dim() != 4 or pool.shape[0] == 0:
         raise ValueError(f"sum_augment: pool must be a non-empty float tensor [N, C, H, W]; "
@@ -111,7 +116,7 @@ def sum_augment(model: nn.Module, pool: torch.Tensor, generator: torch.Generator
         raise ValueError("sum_augment: pool must hold images in [0, 1], as the model's inputs are")
     if pool.device != _model_device(model):
         raise ValueError(f"sum_augment: the pool is on {pool.device} but the model on {_model_device(model)}")
-    return SumAugment(model, pool, generator, k, samples)
+    return SumAugment(model, pool, generator, k, samples, weight)
 
 
 @DEFENCES.register("random_crop_flip")
