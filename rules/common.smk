@@ -294,8 +294,9 @@ def buildable_groups(scale, slug):
 def skipped_targets(scale, slug):
     """Targets of a paper left out of `all` (and of the index's inputs), with why."""
     ready, missing = buildable_groups(scale, slug)
-    return {t.name: next(missing[g] for g in t.groups if g in missing)
-            for t in PAPERS[slug].targets if not set(t.groups) <= set(ready)}
+    needs = {t.name: [*t.groups, *([t.images] if t.images else [])] for t in PAPERS[slug].targets}
+    return {name: next(missing[g] for g in groups if g in missing)
+            for name, groups in needs.items() if not set(groups) <= set(ready)}
 
 
 def paper_outputs(scale, paper):
@@ -389,6 +390,25 @@ def target_groups(kind):
         return [f"results/{wildcards.scale}/{wildcards.paper}/groups/{g}.csv" for g in target.groups]
 
     return groups
+
+
+def target_images(kind):
+    """The prepared dataset a target reads images from (Target.images), or none."""
+    @one_line_errors
+    def images(wildcards):
+        target = lookup_target(wildcards, kind)
+        dataset = lookup_paper(wildcards).images_dataset(target, wildcards.scale)
+        return [] if dataset is None else [prepared_path(dataset)]
+
+    return images
+
+
+def images_args(kind):
+    """`--images <npz>` for the target command of a target that reads images, else nothing."""
+    def args(wildcards):
+        return [arg for path in target_images(kind)(wildcards) for arg in ("--images", path)]
+
+    return args
 
 
 @one_line_errors

@@ -4,6 +4,7 @@
 rule figure:
     input:
         target_groups("figure"),
+        images=target_images("figure"),
     output:
         pdf="results/{scale}/{paper}/{target}.pdf",
         png=report(
@@ -24,7 +25,8 @@ rule figure:
     params:
         caption=caption_of,
         papers=PAPER_MODULE_ARGS,
+        images=images_args("figure"),
     shell:
         "python -m robustrepro target --paper {wildcards.paper:q} --target {wildcards.target:q} "
         "--scale {wildcards.scale:q} --results-dir results/{wildcards.scale:q}/{wildcards.paper:q} "
-        "--runs-root results/{wildcards.scale:q}/runs {params.papers:q} > {log:q} 2>&1"
+        "--runs-root results/{wildcards.scale:q}/runs {params.images:q} {params.papers:q} > {log:q} 2>&1"

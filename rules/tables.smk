@@ -23,6 +23,7 @@ rule collect:
 rule table:
     input:
         target_groups("table"),
+        images=target_images("table"),
     output:
         tex="results/{scale}/{paper}/{target}.tex",
         csv=report(
@@ -42,7 +43,8 @@ rule table:
     params:
         caption=caption_of,
         papers=PAPER_MODULE_ARGS,
+        images=images_args("table"),
     shell:
         "python -m robustrepro target --paper {wildcards.paper:q} --target {wildcards.target:q} "
         "--scale {wildcards.scale:q} --results-dir results/{wildcards.scale:q}/{wildcards.paper:q} "
-        "--runs-root results/{wildcards.scale:q}/runs {params.papers:q} > {log:q} 2>&1"
+        "--runs-root results/{wildcards.scale:q}/runs {params.images:q} {params.papers:q} > {log:q} 2>&1"

@@ -104,11 +104,23 @@ def _paper(groups=None, targets=None, **kwargs):
     (lambda: _paper(targets=(Target("table1", "table", ("g",), print, "c"),) * 2), "two targets are named 'table1'"),
     (lambda: _paper(groups=(_group("g"), _group("g"))), "two run groups are named 'g'"),
     (lambda: _paper(groups=(RunGroup("g", {"epochs": 2, "epoch": 3}),)), "unknown run key 'epoch'"),
+    (lambda: _paper(targets=(Target("figure1", "figure", ("g",), print, "c", images="h"),)),
+     "target figure1: images names run group 'h', which the paper does not declare; name one of: g"),
 ])
 def test_validate_names_the_first_problem_in_one_line(paper, message):
     with pytest.raises(UserError, match=message) as err:
         paper().validate()
     assert str(err.value).startswith("paper demo: ") and "\n" not in str(err.value)
+
+
+def test_a_target_reads_the_images_of_its_groups_dataset_at_each_scale():
+    cifar = RunGroup("c", {"dataset": "cifar10"})
+    paper = _paper(groups=(_group("g"), cifar), targets=(Target("figure1", "figure", (), print, "c", images="c"),
+                                                         Target("table1", "table", ("g",), print, "c")))
+    paper.validate()  # the images group need not be one the target reads results of
+    assert paper.images_dataset(paper.target("figure1"), "paper") == "cifar10"
+    assert paper.images_dataset(paper.target("figure1"), "smoke") == "synthetic-cifar10"
+    assert paper.images_dataset(paper.target("table1"), "paper") is None
 
 
 def test_target_names_with_chapter_numbers_validate():

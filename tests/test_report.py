@@ -115,6 +115,32 @@ def test_figures_write_pdf_png_and_plotted_numbers(tmp_path):
     assert set(fig2.loc[fig2["alpha"] == 100, "best_lr"]) == {0.05}
 
 
+def test_a_target_with_images_gets_the_prepared_dataset(tmp_path):
+    from robustrepro.data.prepared import save_prepared
+    from robustrepro.errors import UserError
+    from robustrepro.papers.spec import Paper, RunGroup, Target
+    from robustrepro.report.targets import build_target
+
+    from toydata import toy_data
+
+    seen = {}
+
+    def figure1(ctx):
+        seen["images"] = ctx.images()
+
+    paper = Paper("tiny", "x.txt", "Tiny", (RunGroup("g", {"dataset": "mnist"}),),
+                  (Target("figure1", "figure", (), figure1, "f", images="g"),
+                   Target("figure2", "figure", (), figure1, "f")))
+    prepared = toy_data(n_train=20, n_test=10, n_val=0)[0]
+    save_prepared(tmp_path / "toy.npz", prepared)
+    build_target(paper, "figure1", "paper", tmp_path, tmp_path / "runs", tmp_path / "toy.npz")
+    assert np.array_equal(seen["images"].train_x, prepared.train_x) and seen["images"].classes == prepared.classes
+    with pytest.raises(UserError, match="target figure1: its images were not given; pass --images"):
+        build_target(paper, "figure1", "paper", tmp_path, tmp_path / "runs")
+    with pytest.raises(UserError, match=r"target figure2: reads no images; declare Target\(images=<run group>\)"):
+        build_target(paper, "figure2", "paper", tmp_path, tmp_path / "runs", tmp_path / "toy.npz")
+
+
 def _pdflatex():
     exe = shutil.which("pdflatex")
     if exe is None:

@@ -1,5 +1,6 @@
 """What the workflow does with what a user types: paths, targets, config files, seeds, make clean."""
 
+import csv
 import os
 import shutil
 import subprocess
@@ -85,6 +86,58 @@ def test_data_paths_with_spaces_and_shell_syntax_reach_no_shell(tmp_path):
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert (tmp_path / prepared / "mnist.npz").is_file()
     assert not list(tmp_path.glob("PWNED*")) and not list(ROOT.glob("PWNED*"))
+
+
+IMAGES_PAPER = '''
+from robustrepro.papers.spec import Paper, RunGroup, Target
+
+
+def figure1(ctx):
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    prepared = ctx.images()
+    fig, ax = plt.subplots()
+    ax.imshow(prepared.train_x[0, 0], cmap="gray")
+    ctx.figure(fig, pd.DataFrame({"train_images": [len(prepared.train_x)], "dataset": [prepared.name]}))
+
+
+PAPER = Paper("images-demo", "none", "Images demo", (RunGroup("g", {"dataset": "mnist"}),),
+              (Target("figure1", "figure", (), figure1, "Example images", images="g"),
+               Target("table1", "table", ("g",), print, "Results")))
+'''
+
+
+def _images_paper(tmp_path, monkeypatch):
+    (tmp_path / "images_demo_paper.py").write_text(IMAGES_PAPER)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")])))
+    return smoke_config(tmp_path, seeds=[0], paper_modules=["images_demo_paper"])
+
+
+def test_a_target_that_reads_images_needs_its_groups_prepared_dataset_and_no_runs(tmp_path, monkeypatch):
+    cfg = _images_paper(tmp_path, monkeypatch)
+    npz = tmp_path / "prepared" / "synthetic-mnist.npz"  # the smoke stand-in of the group's mnist
+    proc = snakemake(tmp_path, cfg, "-n", "-p", "results/smoke/images-demo/figure1.pdf")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    assert "rule prepare:" in out and "rule train:" not in out and "rule collect:" not in out, out[-3000:]
+    assert f"--images {npz}" in out, out[-3000:]
+    # A target without images is built as before: from its groups' CSVs, with no --images.
+    proc = snakemake(tmp_path, cfg, "-n", "-p", "results/smoke/images-demo/table1.tex")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0 and "rule collect:" in out and "--images" not in out, out[-3000:]
+
+
+@pytest.mark.slow
+def test_a_figure_of_images_builds_from_the_prepared_dataset(tmp_path, monkeypatch):
+    cfg = _images_paper(tmp_path, monkeypatch)
+    proc = snakemake(tmp_path, cfg, "results/smoke/images-demo/figure1.pdf")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    out = tmp_path / "results" / "smoke" / "images-demo"
+    with open(out / "figure1.csv") as f:
+        (plotted,) = csv.DictReader(f)
+    assert plotted["dataset"] == "synthetic-mnist" and int(plotted["train_images"]) > 0
+    assert (out / "figure1.png").stat().st_size > 0
 
 
 def _make_clean(workdir, *args, answer=""):

@@ -128,7 +128,7 @@ def _target(args) -> None:
     from robustrepro.report.targets import build_target
 
     prefix = build_target(load(args.paper, args.paper_module), args.target, args.scale, Path(args.results_dir),
-                          Path(args.runs_root))
+                          Path(args.runs_root), Path(args.images) if args.images else None)
     logging.info("built %s", prefix)
 
 
@@ -248,6 +248,7 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--scale", required=True)
     g.add_argument("--results-dir", required=True, help="results/{scale}/{paper}")
     g.add_argument("--runs-root", required=True, help="results/{scale}/runs")
+    g.add_argument("--images", default=None, help="the prepared .npz of the target's images group (Target.images)")
     g.set_defaults(func=_target)
 
     k = sub.add_parser("compare", help="reported vs reproduced numbers and the paper's claims")

@@ -121,6 +121,10 @@ class Target:
     groups: tuple[str, ...]
     build: Callable
     caption: str
+    # A run group of the paper whose dataset's prepared training images the builder reads
+    # (ctx.images(), e.g. a figure of example images): the dataset of the group's first run at the
+    # target's scale. It need not be one of `groups`, so the images wait for no training.
+    images: str | None = None
 
     def outputs(self) -> tuple[str, ...]:
         return (".tex", ".csv") if self.kind == "table" else (".pdf", ".png", ".csv")
@@ -210,6 +214,12 @@ class Paper:
                 return target
         raise unknown_choice(f"paper {self.slug}: target", name, [t.name for t in self.targets])
 
+    def images_dataset(self, target: Target, scale: str) -> str | None:
+        """The dataset whose prepared images `target` reads at `scale` (None: it reads none)."""
+        if target.images is None:
+            return None
+        return self.group(target.images).points(scale, [0])[0][1]["dataset"]
+
     def runs(self, scale: str, seeds: list[int]) -> list[dict]:
         """One row per (group, grid point, seed): group, coordinates, run id and the resolved run."""
         rows = []
@@ -262,6 +272,9 @@ class Paper:
                      f"(e.g. {t.kind}2_1), which the workflow's {t.kind} rule builds")
             if unknown := sorted(set(t.groups) - known):
                 fail(f"target {t.name} reads unknown run groups {', '.join(unknown)}; groups: {', '.join(sorted(known))}")
+            if t.images is not None and t.images not in known:
+                fail(f"target {t.name}: images names run group {t.images!r}, which the paper does not declare; "
+                     f"name one of: {', '.join(sorted(known))}")
         for r in self.reported:
             if r.group not in known or r.target not in names:
                 fail(f"a reported value names target {r.target!r} and group {r.group!r}: "

@@ -1,4 +1,4 @@
-"""Building one target: the context a paper's builder gets (its groups' results, where to write)."""
+"""Building one target: the context a paper's builder gets (its groups' results, its images, where to write)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from robustrepro.data.prepared import Prepared, load_prepared
+from robustrepro.errors import UserError
 from robustrepro.papers.spec import Paper, Target
 from robustrepro.analysis import figures
 from robustrepro.report import tables
@@ -21,6 +23,7 @@ class TargetContext:
     prefix: Path  # results/{scale}/{paper}/{target}, without suffix
     runs_root: Path  # results/{scale}/runs
     results: dict[str, pd.DataFrame]  # group name -> collected runs
+    images_file: Path | None = None  # the prepared .npz of the target's `images` group's dataset
 
     def coords(self, group: str) -> list[str]:
         return self.paper.group(group).coord_names(self.scale)
@@ -32,6 +35,16 @@ class TargetContext:
         """The runs' steps.csv stacked (runs with a `step_log`), for curves against optimizer steps."""
         return histories(self.results[group], self.runs_root, self.coords(group), "steps.csv")
 
+    def images(self) -> Prepared:
+        """The prepared dataset of the target's `images` group (its training and test images)."""
+        if self.target.images is None:
+            raise UserError(f"target {self.target.name}: reads no images; declare Target(images=<run group>) in "
+                            f"paper {self.paper.slug}'s spec")
+        if self.images_file is None:
+            raise UserError(f"target {self.target.name}: its images were not given; pass --images <prepared .npz of "
+                            f"group {self.target.images}'s dataset> (the workflow does)")
+        return load_prepared(self.images_file)
+
     def table(self, table: pd.DataFrame, digits: int = 2) -> None:
         tables.write_table(table, self.prefix, f"{self.target.caption} ({self.scale} scale)", digits)
 
@@ -40,9 +53,10 @@ class TargetContext:
         figures.save_figure(fig, self.prefix, data)
 
 
-def build_target(paper: Paper, target_name: str, scale: str, results_dir: Path, runs_root: Path) -> Path:
+def build_target(paper: Paper, target_name: str, scale: str, results_dir: Path, runs_root: Path,
+                 images: Path | None = None) -> Path:
     target = paper.target(target_name)
     results = {g: pd.read_csv(results_dir / "groups" / f"{g}.csv") for g in target.groups}
-    ctx = TargetContext(paper, target, scale, results_dir / target.name, runs_root, results)
+    ctx = TargetContext(paper, target, scale, results_dir / target.name, runs_root, results, images)
     target.build(ctx)
     return ctx.prefix
