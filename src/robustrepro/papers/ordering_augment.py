@@ -1,5 +1,8 @@
 """Perfect Ordering Approximation and Cascading Sum Augmentation (seed 004, a thesis in two chapters).
 
+This module is chapter 2 and the paper's spec; chapter 3 (cascading sum augmentation: tables 3.0-3.6,
+figures 3.3-3.7, its numbers and claims) is robustrepro.papers.cascading_sum, joined to it here.
+
 Chapter 2, perfect ordering: does the order of the batches matter, and can a model pick a good one?
 
 - table2_1, figure2_1, figure2_2: the brute-force experiment (§2.2). 24 zeros and 24 ones of MNIST
@@ -70,6 +73,7 @@ import pandas as pd
 
 from robustrepro.analysis.figures import new_figure
 from robustrepro.errors import UserError
+from robustrepro.papers import cascading_sum
 from robustrepro.papers.spec import Claim, Paper, Reported, RunGroup, Target
 
 CANDIDATES = "sampler.candidates"
@@ -472,8 +476,8 @@ PAPER = Paper(
     slug="ordering-augment",
     seed_file="004_34a48cf8b8a0c413.txt",
     title="Perfect Ordering Approximation and Cascading Sum Augmentation",
-    groups=GROUPS,
-    targets=tuple(_targets()),
-    reported=tuple(_reported()),
-    claims=CLAIMS,
+    groups=GROUPS + cascading_sum.GROUPS,
+    targets=tuple(_targets()) + cascading_sum.TARGETS,
+    reported=tuple(_reported()) + cascading_sum.REPORTED,
+    claims=CLAIMS + cascading_sum.CLAIMS,
 )
