@@ -62,7 +62,8 @@ Where this harness reads the seed differently or fills a gap, and why:
 
 Scales: quick keeps every table on the subsets of 100 and 500 images per class (the "whole" sets of
 tables 3.4-3.6 become 500 per class), WRN-40-1 and WRN-28-2.5 (a quarter of the width), 2,000 test
-images and a quarter of the epoch budgets; smoke runs one tiny WRN on 256 synthetic images per group, from k = 2.
+images and a quarter of the epoch budgets; smoke runs one tiny WRN on 256 synthetic images, at most 6
+epochs, a cascade 4-2-1 beside the baseline and k = 2 for the tables that stop there: 9 runs.
 """
 
 from __future__ import annotations
@@ -113,7 +114,7 @@ ATTACKS = {
     "pgd": ("PGD", {"name": "pgd", "eps": EPS, "step_size": 2 / 255, "iterations": 10, "random_start": True}),
 }
 
-SMOKE_SIZE, SMOKE_EPOCHS, SMOKE_PATIENCE = 256, 4, 1
+SMOKE_SIZE, SMOKE_EPOCHS, SMOKE_PATIENCE = 256, 6, 1  # 6 epochs: room for 4-2-1 at patience 1
 # The subset and epochs again here: smoke's defaults (robustrepro.scales) reset both after the grid set them.
 SMOKE = {"train_subset": SMOKE_SIZE, "epochs": SMOKE_EPOCHS, "test_subset": 128, "batch_size": 32,
          "model": {"name": "wrn", "depth": 10, "widen": 1, "width": 0.25, "dropout": 0.0}}
