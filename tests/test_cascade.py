@@ -201,6 +201,14 @@ def test_the_best_snapshot_follows_the_current_phase(whole, toy, tmp_path):
     assert same_tensors(load_snapshot(snapshot_path(tmp_path / "c.pt", "best"))["model"], ends[kept[-1]])
 
 
+def phases_to_the_end(t: Trainer):
+    """Train t to its end: its history rows and (epoch, phase, sum_groups, restored_from_epoch) per epoch."""
+    while not t.finished:
+        t.fit_epoch()
+    rows = without_time(t.history)
+    return rows, [(r["epoch"], r["phase"], r["sum_groups"], r["restored_from_epoch"]) for r in rows]
+
+
 def _best_so_far_in_phase(rows, epoch):
     phase = rows[epoch - 1]["phase"]
     mine = [r for r in rows[:epoch] if r["phase"] == phase]
@@ -209,10 +217,7 @@ def _best_so_far_in_phase(rows, epoch):
 
 def test_until_stops_the_cascade_at_that_k(toy):
     t = trainer(toy, cascade={"patience": 2, "until": 2})
-    while not t.finished:
-        t.fit_epoch()
-    rows = without_time(t.history)
-    got = [(r["epoch"], r["phase"], r["sum_groups"], r["restored_from_epoch"]) for r in rows]
+    rows, got = phases_to_the_end(t)
     assert got == expected_phases(rows, patience=2, until=2)
     assert {k for _, _, k, _ in got} == {8, 4, 2} and t.stopped_early and t.step.k == 2
     last = [r for r in rows if r["sum_groups"] == 2]
@@ -221,10 +226,7 @@ def test_until_stops_the_cascade_at_that_k(toy):
 
 def test_a_cascade_from_k_1_is_one_phase_on_the_original_data(toy):
     t = trainer(toy, step={"name": "sum_augment", "k": 1}, cascade={"patience": 2})
-    while not t.finished:
-        t.fit_epoch()
-    rows = without_time(t.history)
-    got = [(r["epoch"], r["phase"], r["sum_groups"], r["restored_from_epoch"]) for r in rows]
+    rows, got = phases_to_the_end(t)
     assert got == expected_phases(rows, patience=2, k=1)
     assert {(phase, k) for _, phase, k, _ in got} == {(0, 1)} and t.stopped_early and t.epoch < t.epochs
 
@@ -269,10 +271,7 @@ def test_a_run_resumed_between_epochs_ends_like_an_uninterrupted_one(toy, whole,
 
 def test_sum_augment_cascades_end_to_end(toy):
     t = trainer(toy, step={"name": "sum_augment", "k": 4}, cascade={"patience": 1})
-    while not t.finished:
-        t.fit_epoch()
-    rows = without_time(t.history)
-    got = [(r["epoch"], r["phase"], r["sum_groups"], r["restored_from_epoch"]) for r in rows]
+    rows, got = phases_to_the_end(t)
     assert got == expected_phases(rows, patience=1, k=4)
     assert [k for _, _, k, _ in got][0] == 4 and t.step.k == got[-1][2]
 

@@ -13,6 +13,7 @@ from robustrepro.papers.spec import get_dotted
 from robustrepro.report.comparison import comparison
 from robustrepro.report.targets import TargetContext
 from robustrepro.scales import SCALES
+from test_report import recording_context
 
 PAPER = load("ordering-augment")
 CH3_GROUPS = [g.name for g in cs.GROUPS]
@@ -144,21 +145,7 @@ def test_an_error_rate_is_compared_with_100_minus_the_runs_accuracy():
 # ---- the builders, on runs' files ----
 
 def _context(tmp_path, target: str, results: dict, images=None) -> TargetContext:
-    written = {}
-
-    class Recording(TargetContext):
-        def table(self, table, digits=2):
-            written["table"] = table
-            super().table(table, digits)
-
-        def figure(self, fig, data):
-            written["figure"] = data
-            super().figure(fig, data)
-
-    ctx = Recording(PAPER, PAPER.target(target), "paper", tmp_path / "out" / target, tmp_path / "runs", results,
-                    *([images] if images else []))
-    ctx.written = written
-    return ctx
+    return recording_context(PAPER, target, "paper", tmp_path, results, images)
 
 
 def _csa_results(errors: dict) -> pd.DataFrame:

@@ -16,6 +16,7 @@ from robustrepro.papers import ordering_augment as oa
 from robustrepro.report.targets import TargetContext
 from robustrepro.runs import view_id
 from robustrepro.scales import SCALES
+from test_report import recording_context
 
 PAPER = load("ordering-augment")
 TARGETS = ["table2_1", "figure2_1", "figure2_2", "table2_2", "figure2_3", "table2_3", "figure2_4", "table2_4",
@@ -114,20 +115,7 @@ def _fake_runs(tmp_path, group: str, coords: list[dict], history) -> pd.DataFram
 
 
 def _context(tmp_path, target: str, results: dict) -> TargetContext:
-    written = {}
-
-    class Recording(TargetContext):
-        def table(self, table, digits=2):
-            written["table"] = table
-            super().table(table, digits)
-
-        def figure(self, fig, data):
-            written["figure"] = data
-            super().figure(fig, data)
-
-    ctx = Recording(PAPER, PAPER.target(target), "smoke", tmp_path / "out" / target, tmp_path / "runs", results)
-    ctx.written = written
-    return ctx
+    return recording_context(PAPER, target, "smoke", tmp_path, results)
 
 
 def _perfect(tmp_path, epochs=13):

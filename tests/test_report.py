@@ -236,3 +236,25 @@ def test_an_error_rate_is_compared_as_100_minus_the_accuracy():
     assert comparison(paper(), {"g": runs}, "paper").iloc[0]["reproduced"] == 69.0  # an accuracy as before
     with pytest.raises(UserError, match="error=True and percent=False"):
         paper(error=True, percent=False).validate()
+
+
+def recording_context(paper, target: str, scale: str, tmp_path, results: dict, images=None):
+    """A TargetContext for `target` that writes under tmp_path/out and keeps what its builder wrote
+    in ctx.written["table"] / ["figure"] (the figure's data)."""
+    from robustrepro.report.targets import TargetContext
+
+    written = {}
+
+    class Recording(TargetContext):
+        def table(self, table, digits=2):
+            written["table"] = table
+            super().table(table, digits)
+
+        def figure(self, fig, data):
+            written["figure"] = data
+            super().figure(fig, data)
+
+    ctx = Recording(paper, paper.target(target), scale, tmp_path / "out" / target, tmp_path / "runs", results,
+                    images)
+    ctx.written = written
+    return ctx
