@@ -178,6 +178,18 @@ def test_figure3_6_reduction_is_relative_to_the_baseline_error(tmp_path):
     assert data.loc["CSA k=4", "reduction (paper)"] == 30.15
 
 
+def test_table3_0_states_the_settings_the_runs_train_with(tmp_path):
+    ctx = _context(tmp_path, "table3_0", {})
+    cs.settings_table(ctx)
+    table = ctx.written["table"].set_index("setting")["value"]
+    run = runs_of("paper", cs.CSA["cifar10"])[0]["run"]
+    assert table["batch size"] == run["batch_size"] and table["learning rate"] == run["optimizer"]["lr"]
+    assert table["weight decay"] == run["optimizer"]["weight_decay"]
+    assert table["lr factor on a plateau"] == run["schedule"]["factor"]
+    assert table["lr plateau (steps without a lower training loss)"] == run["schedule"]["patience_steps"]
+    assert table["test-time sum augmentation copies"] == cs.TTA["defence"]["samples"]
+
+
 def test_figure3_4_draws_the_coefficients_that_train(tmp_path):
     ctx = _context(tmp_path, "figure3_4", {})
     cs.figure3_4(ctx)
