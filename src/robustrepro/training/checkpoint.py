@@ -28,7 +28,21 @@ SNAPSHOT_FORMAT = 2  # 2: records its provenance
 OLDER_SNAPSHOT_FORMATS = (1,)
 
 
+def _compact(obj):
+    """obj with every tensor that views part of a larger storage (a packed run's row of its pack's
+    stacked weights, robustrepro.training.pack) copied out: torch.save writes a view's whole storage."""
+    if isinstance(obj, torch.Tensor):
+        whole = obj.untyped_storage().nbytes()
+        return obj.clone() if whole > obj.numel() * obj.element_size() else obj
+    if isinstance(obj, dict):
+        return {k: _compact(v) for k, v in obj.items()}
+    if isinstance(obj, list) or type(obj) is tuple:
+        return type(obj)(_compact(v) for v in obj)
+    return obj
+
+
 def _atomic_save(path: Path, obj: dict) -> None:
+    obj = _compact(obj)
     atomic_write(path, lambda f: torch.save(obj, f))
 
 

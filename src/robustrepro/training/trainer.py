@@ -82,13 +82,14 @@ class Trainer:
     """One run's parts and progress. fit_epoch = start_epoch + train_steps + end_epoch."""
 
     def __init__(self, run: dict, prepared: Prepared, view: View, device: torch.device, compile: bool = False,
-                 clustering: str | None = None, inputs: dict | None = None):
+                 clustering: str | None = None, inputs: dict | None = None, data: DeviceData | None = None):
         self.run = run
         self.inputs = inputs or {"data": None, "code": None}  # what train_run digested (robustrepro.provenance)
         epochs, self.iterations = _budget(run)
         self.eval_every = integer("eval_every", run["eval_every"], at_least=1)
         seed = integer("seed", run["seed"], at_least=0)
-        data = DeviceData(prepared, view, device, run["augment"])
+        # Runs of one view and augmentation may share their device data (a pack: robustrepro.training.pack).
+        data = DeviceData(prepared, view, device, run["augment"]) if data is None else data
 
         torch.manual_seed(derive_seed(seed, "init"))  # model initialisation draws from torch's global RNG
         model = _place(_build_model(run["model"], prepared, view), device)
@@ -475,20 +476,35 @@ def _file_state(path: Path) -> tuple | None:
 def _train_locked(run: dict, prepared_path, view_path, out_dir: Path, checkpoint_path: Path, device: str,
                   progress: bool, compile: bool, clustering: str | None, code: dict, written_meanwhile: bool,
                   checkpoint_seconds: float) -> dict:
-    rid = run_id(run)
     torch_device = pick_device(device)
+    trainer, metrics = open_run(run, load_prepared(prepared_path), load_view(view_path), torch_device, out_dir,
+                                checkpoint_path, code, written_meanwhile, compile=compile, clustering=clustering,
+                                inputs={"prepared": prepared_path, "view": view_path, "clustering": clustering})
+    if metrics is not None:
+        return metrics
+    trainer.on_step = _checkpoint_within_epochs(trainer, checkpoint_path, checkpoint_seconds)
+    while not trainer.finished:
+        metrics = end_of_epoch(trainer, trainer.fit_epoch(progress), checkpoint_path, out_dir)
+    return metrics
+
+
+def open_run(run: dict, prepared: Prepared, view: View, torch_device: torch.device, out_dir: Path,
+             checkpoint_path: Path, code: dict, written_meanwhile: bool, inputs: dict, compile: bool = False,
+             clustering: str | None = None, data: DeviceData | None = None) -> tuple[Trainer, dict | None]:
+    """The run's Trainer, resumed from its checkpoint where that may be, and the run's metrics when it is
+    finished already and kept (then there is nothing to train). `inputs` names the files digested for
+    provenance (prepared, view, clustering)."""
+    rid = run_id(run)
     state = load_checkpoint(checkpoint_path, run)  # another run's checkpoint fails before any loading
-    trainer = Trainer(run, load_prepared(prepared_path), load_view(view_path), torch_device, compile=compile,
-                      clustering=clustering)
+    trainer = Trainer(run, prepared, view, torch_device, compile=compile, clustering=clustering, data=data)
     # Digested once loaded, so that a missing or corrupt file gets its loader's message.
-    trainer.inputs = {"data": input_digests(prepared=prepared_path, view=view_path, clustering=clustering),
-                      "code": code}
+    trainer.inputs = {"data": input_digests(**inputs), "code": code}
     stale = [] if state is None else stale_because(state, trainer.inputs)
     if state is not None and not stale and _finished(state, trainer):
         if written_meanwhile:
             trainer.load_state_dict(state)
             log.info("run %s: the process we waited for finished it; keeping its results", rid)
-            return _write_results(trainer, out_dir)
+            return trainer, _write_results(trainer, out_dir)
         # Snakemake deletes a job's outputs before it runs it, so a job that finds its run
         # finished was forced (--forcerun, -F) or lost its metrics.json: it must train again.
         stale = [f"its run finished (after epoch {state['epoch']}) and its outputs are gone or a rebuild was forced"]
@@ -504,21 +520,26 @@ def _train_locked(run: dict, prepared_path, view_path, out_dir: Path, checkpoint
         _remove_stale_outputs(trainer, checkpoint_path, out_dir)
         budget = f"{trainer.iterations} iterations" if trainer.iterations else f"{trainer.epochs} epochs"
         log.info("run %s: training %s on %s", rid, budget, device_name(torch_device))
-    trainer.on_step = _checkpoint_within_epochs(trainer, checkpoint_path, checkpoint_seconds)
-    while not trainer.finished:
-        row = trainer.fit_epoch(progress)
-        trainer.save_epoch_snapshots(checkpoint_path)  # before the checkpoint: a rerun of this epoch rewrites them
-        if trainer.finished:
-            # Results before the last checkpoint: a kill in between leaves the previous epoch's
-            # checkpoint, so the rerun trains one epoch again rather than the whole run.
-            trainer.save_snapshot(checkpoint_path, "final")
-            metrics = _write_results(trainer, out_dir)
-        else:
-            _write_logs(trainer, out_dir)
-        save_checkpoint(checkpoint_path, trainer.state_dict())
-        log.info("%s", _describe(row))
-    if trainer.stopped_early:
-        log.info("early stopping after epoch %d; reporting epoch %d", trainer.epoch, metrics["best_epoch"])
+    return trainer, None
+
+
+def end_of_epoch(trainer: Trainer, row: dict, checkpoint_path: Path, out_dir: Path) -> dict | None:
+    """After an epoch: snapshots, history (and the results when the run is done), the checkpoint.
+    Returns metrics.json's content once the run is finished."""
+    metrics = None
+    trainer.save_epoch_snapshots(checkpoint_path)  # before the checkpoint: a rerun of this epoch rewrites them
+    if trainer.finished:
+        # Results before the last checkpoint: a kill in between leaves the previous epoch's
+        # checkpoint, so the rerun trains one epoch again rather than the whole run.
+        trainer.save_snapshot(checkpoint_path, "final")
+        metrics = _write_results(trainer, out_dir)
+    else:
+        _write_logs(trainer, out_dir)
+    save_checkpoint(checkpoint_path, trainer.state_dict())
+    log.info("run %s %s", run_id(trainer.run), _describe(row))
+    if metrics is not None and trainer.stopped_early:
+        log.info("run %s: early stopping after epoch %d; reporting epoch %d", run_id(trainer.run), trainer.epoch,
+                 metrics["best_epoch"])
     return metrics
 
 

@@ -1,0 +1,265 @@
+"""A pack: runs that differ only in seed and learning rate, trained side by side in one process.
+
+A grid point of a paper (massive-noise: 4 learning rates x 3 seeds per model and alpha) is many
+small runs of one shape. Trained one process each, most of their time goes on start-up and on
+per-step Python; packed, one vmapped forward, gradient and update (torch.func) trains all of
+them at once, while every run keeps its own parts: its initialisation, sampler (batch order),
+augmentation draws, schedule, early stopping, epoch metrics and evaluations, which are the
+runs' own Trainers (robustrepro.training.trainer). The Pack only replaces their optimizer step:
+
+- every parameter, buffer and optimizer state tensor of the runs lives in one stacked tensor
+  [runs, ...]; each Trainer's own Parameter holds a view of its row (`p.data = stacked[r]`), so
+  its evaluation, snapshots and checkpoints read the current weights without copies, and its
+  torch optimizer's state holds views of the stacked state for the same reason;
+- each step takes one batch from every run's sampler, runs the model on all of them under vmap,
+  and applies the optimizer's update (SGD with momentum, Nesterov and weight decay, or
+  Adadelta, in torch.optim's order of operations) with each run's own learning rate;
+- a run that stops early leaves the pack, which is restacked without it: it costs nothing more.
+
+What packs (`packable`): runs equal in everything but `seed` and `optimizer.lr`, with the
+plain weighted step and the shuffling sampler (weights None), no step log, cascade, orderings,
+clustering or extra metrics, an epoch budget, no dropout (vmap refuses randomness inside the
+model) and an optimizer the pack implements. Anything else trains alone, as before.
+
+A packed run's results equal the same run trained alone up to float rounding of the batched
+kernels (tests/test_pack.py states the tolerance). Its wall time is the pack's.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.func import functional_call, grad, vmap
+
+from robustrepro.runs import resolve
+from robustrepro.training.context import Batch, StepResult
+from robustrepro.training.schedules import set_hyperparameters
+
+PACK_KEYS = ("seed", "optimizer.lr")  # what may differ between the runs of one pack
+OPTIMIZERS = ("sgd", "adadelta")
+_STATE = {"sgd": ("momentum_buffer",), "adadelta": ("square_avg", "acc_delta")}
+
+
+def _without_pack_keys(run: dict) -> dict:
+    run = resolve(run)
+    run["seed"] = None
+    run["optimizer"] = {**run["optimizer"], "lr": None}
+    return run
+
+
+def why_not_packable(run: dict) -> str | None:
+    """None if the run can train in a pack, else why not (in words)."""
+    run = resolve(run)
+    checks = [
+        (run["step"] != {"name": "weighted"}, f"step {run['step']['name']} (packs train the plain weighted step)"),
+        (run["sampler"] != {"name": "shuffle"}, f"sampler {run['sampler']['name']} (packs shuffle)"),
+        (run["optimizer"]["name"] not in OPTIMIZERS, f"optimizer {run['optimizer']['name']}"),
+        (bool(run["optimizer"].get("dampening")), "SGD dampening"),
+        (run["iterations"] is not None, "an iteration budget"),
+        (bool(run["metrics"]), "extra epoch metrics"),
+        (run["step_log"] is not None, "a step log"),
+        (run["cascade"] is not None or run["orderings"] is not None, "a cascade or orderings"),
+        (run["clustering"] is not None, "a clustering"),
+        (bool(run["model"].get("dropout")), "dropout (vmap draws no randomness inside the model)"),
+    ]
+    reasons = [why for failed, why in checks if failed]
+    return "; ".join(reasons) if reasons else None
+
+
+def packable(runs: list[dict]) -> bool:
+    """Whether these runs can train together in one pack."""
+    if len(runs) < 2 or any(why_not_packable(r) for r in runs):
+        return False
+    first = _without_pack_keys(runs[0])
+    return all(_without_pack_keys(r) == first for r in runs[1:])
+
+
+def _losses_and_grads(model: nn.Module):
+    """Per run: (params, buffers, x, y) -> (grads, (per-example losses, logits, new buffers))."""
+
+    def loss(params, buffers, x, y):
+        buffers = {k: v.clone() for k, v in buffers.items()}  # BatchNorm updates these in place
+        logits = functional_call(model, (params, buffers), (x,))
+        losses = F.cross_entropy(logits.float(), y, reduction="none")
+        return losses.mean(), (losses.detach(), logits.detach(), buffers)
+
+    return vmap(grad(loss, has_aux=True))
+
+
+def _per_run(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """[runs] -> [runs, 1, ...] broadcasting against a stacked tensor `like`."""
+    return values.view(-1, *([1] * (like.dim() - 1)))
+
+
+class Pack:
+    """Trainers of packable runs stepped together; `fit_epoch` trains one epoch of every active run."""
+
+    def __init__(self, trainers: list):
+        self.trainers = trainers
+        self.kind = trainers[0].run["optimizer"]["name"]
+        self.hyper = dict(trainers[0].ctx.optimizer.defaults)  # rho, eps, weight_decay, nesterov as torch built them
+        self.model = trainers[0].ctx.model
+        self.step_fn = _losses_and_grads(self.model)
+        self.active: list = []
+        self.restack()
+
+    # -- the stacked state ------------------------------------------------------------------------
+    def restack(self) -> None:
+        """Stack the state of the runs not finished yet, and point their tensors at their rows."""
+        self.active = [t for t in self.trainers if not t.finished]
+        if not self.active:
+            return
+        named = [dict(t.ctx.model.named_parameters()) for t in self.active]
+        self.params = {name: torch.stack([n[name].detach() for n in named]) for name in named[0]}
+        buffers = [dict(t.ctx.model.named_buffers()) for t in self.active]
+        self.buffers = {name: torch.stack([b[name] for b in buffers]) for name in buffers[0]}
+        self.state = {}
+        for key in _STATE[self.kind]:
+            self.state[key] = {name: torch.stack([self._state_of(t, n[name], key) for t, n in zip(self.active, named)])
+                               for name in named[0]}
+        with torch.no_grad():
+            for r, (t, n, b) in enumerate(zip(self.active, named, buffers)):
+                for name, p in n.items():
+                    p.data = self.params[name][r]
+                    state = t.ctx.optimizer.state[p]
+                    for key in _STATE[self.kind]:
+                        state[key] = self.state[key][name][r]
+                    if self.kind == "adadelta":
+                        state.setdefault("step", torch.tensor(0.0))
+                for name, buffer in b.items():
+                    buffer.data = self.buffers[name][r]
+
+    @staticmethod
+    def _state_of(trainer, p: torch.Tensor, key: str) -> torch.Tensor:
+        value = trainer.ctx.optimizer.state.get(p, {}).get(key)
+        return torch.zeros_like(p) if value is None else value.detach()
+
+    # -- one epoch --------------------------------------------------------------------------------
+    def fit_epoch(self) -> list[tuple[object, dict]]:
+        """One epoch of every active run; (trainer, its history row) for each. Runs that finished leave."""
+        runs = self.active
+        for t in runs:
+            t.start_epoch()
+        steps = {t.ctx.steps_per_epoch for t in runs}
+        if len(steps) != 1:
+            raise RuntimeError(f"packed runs disagree on the steps of an epoch ({sorted(steps)}); pack only runs "
+                               "of one view and batch size")
+        iterators = [iter(t.sampler.batches(t.ctx)) for t in runs]
+        for _ in range(steps.pop()):
+            batches = [next(it, None) for it in iterators]
+            if any(b is None for b in batches):
+                break
+            self._step(runs, batches)
+        rows = [(t, t.end_epoch()) for t in runs]
+        if any(t.finished for t in runs):
+            self.restack()
+        return rows
+
+    def _step(self, runs: list, batches: list[Batch]) -> None:
+        lrs = []
+        for t in runs:
+            planned = t.schedule_step(t.step_in_epoch)
+            lrs.append(t.schedule.lr(planned))
+            set_hyperparameters(t.ctx.optimizer, lrs[-1], t.schedule.momentum(planned))  # what its state records
+        if any(b.weights is not None for b in batches):
+            raise RuntimeError("a packed run's sampler gave example weights; packs train unweighted batches")
+        x = torch.stack([t.ctx.data.inputs("train", b.indices, t.augment) for t, b in zip(runs, batches)])
+        y = torch.stack([t.ctx.data.labels("train", b.indices) for t, b in zip(runs, batches)])
+        first = runs[0].ctx
+        self.model.train()
+        with first.autocast():
+            grads, (losses, logits, buffers) = self.step_fn(self.params, self.buffers, x, y)
+        lr = torch.tensor(lrs, dtype=torch.float32, device=first.device)
+        momentum = [t.ctx.optimizer.param_groups[0].get("momentum") for t in runs]
+        with torch.no_grad():
+            for name, p in self.params.items():
+                self._update(name, p, grads[name], lr, momentum)
+            for name, b in self.buffers.items():
+                b.copy_(buffers[name])
+        for r, (t, batch) in enumerate(zip(runs, batches)):
+            if self.kind == "adadelta":
+                for p in t.ctx.model.parameters():
+                    t.ctx.optimizer.state[p]["step"] += 1
+            result = StepResult(losses[r], logits[r], y[r], batch.indices, None)
+            t.ctx.global_step += 1
+            t.step_in_epoch += 1
+            for part in t.parts:
+                part.after_step(t.ctx, batch, result)
+
+    def _update(self, name: str, p: torch.Tensor, g: torch.Tensor, lr: torch.Tensor, momentum: list) -> None:
+        """torch.optim's update of every run's row of parameter `name`, in place."""
+        decay = self.hyper.get("weight_decay", 0.0)
+        if decay:
+            g = g.add(p, alpha=decay)
+        if self.kind == "adadelta":
+            rho, eps = self.hyper["rho"], self.hyper["eps"]
+            square, acc = self.state["square_avg"][name], self.state["acc_delta"][name]
+            square.mul_(rho).addcmul_(g, g, value=1 - rho)
+            delta = acc.add(eps).sqrt_().div_(square.add(eps).sqrt_()).mul_(g)
+            acc.mul_(rho).addcmul_(delta, delta, value=1 - rho)
+            p.sub_(_per_run(lr, p) * delta)
+            return
+        m = momentum[0] or 0.0
+        if len(set(momentum)) > 1:
+            raise RuntimeError("packed SGD runs need one momentum at every step (a momentum schedule differs)")
+        if m:
+            # torch starts the buffer at the gradient; a buffer of zeros gives exactly that: 0 * m + g.
+            buffer = self.state["momentum_buffer"][name].mul_(m).add_(g)
+            g = g.add(buffer, alpha=m) if self.hyper.get("nesterov") else buffer
+        p.sub_(_per_run(lr, p) * g)
+
+
+def train_pack(runs: list[dict], prepared_path, view_path, out_dirs: list, checkpoint_paths: list,
+               device: str = "auto", threads: int | None = None, lock_timeout: float | None = None) -> list[dict]:
+    """Train packable `runs` side by side (each resumed from its own checkpoint where it may); returns
+    each run's metrics.json content, in order. Each run keeps its own lock, outputs and checkpoint,
+    written as train_run writes them, so a pack is resumed run by run, or its runs trained alone."""
+    from contextlib import ExitStack
+    from pathlib import Path
+
+    from robustrepro.compute.device import pick_device, set_threads
+    from robustrepro.compute.device_data import DeviceData
+    from robustrepro.data.prepared import load_prepared
+    from robustrepro.provenance import code_fingerprint
+    from robustrepro.runs import run_id
+    from robustrepro.training.lock import run_lock
+    from robustrepro.training.trainer import _file_state, end_of_epoch, open_run
+    from robustrepro.views import load_view
+
+    runs = [resolve(r) for r in runs]
+    if not packable(runs):
+        reasons = [why for why in map(why_not_packable, runs) if why]
+        raise ValueError("these runs do not pack: " + (reasons[0] if reasons else
+                         f"they differ in more than {', '.join(PACK_KEYS)}, or there are fewer than two"))
+    set_threads(threads)
+    code = code_fingerprint()
+    torch_device = pick_device(device)
+    out_dirs, checkpoint_paths = [Path(p) for p in out_dirs], [Path(p) for p in checkpoint_paths]
+    before = [_file_state(path) for path in checkpoint_paths]
+    with ExitStack() as locks:
+        # As train_run: a checkpoint that changed while we waited for its lock was written by the holder.
+        waited = [locks.enter_context(run_lock(path, run_id(run), lock_timeout)).waited and _file_state(path) != b
+                  for run, path, b in zip(runs, checkpoint_paths, before)]
+        prepared, view = load_prepared(prepared_path), load_view(view_path)
+        data = DeviceData(prepared, view, torch_device, runs[0]["augment"])
+        inputs = {"prepared": prepared_path, "view": view_path}
+        metrics: list[dict | None] = []
+        trainers = []
+        for run, out_dir, path, was_waited in zip(runs, out_dirs, checkpoint_paths, waited):
+            trainer, done = open_run(run, prepared, view, torch_device, out_dir, path, code, was_waited, inputs,
+                                     data=data)
+            while done is None and trainer.step_in_epoch:  # a mid-epoch checkpoint: finish that epoch alone
+                done = end_of_epoch(trainer, trainer.fit_epoch(), path, out_dir)
+            metrics.append(done)
+            trainers.append(trainer)
+        place = {id(t): i for i, t in enumerate(trainers)}
+        todo = [t for t, m in zip(trainers, metrics) if m is None]
+        pack = Pack(todo) if todo else None
+        while pack is not None and pack.active:
+            for trainer, row in pack.fit_epoch():
+                i = place[id(trainer)]
+                done = end_of_epoch(trainer, row, checkpoint_paths[i], out_dirs[i])
+                if done is not None:
+                    metrics[i] = done
+    return metrics

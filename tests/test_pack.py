@@ -1,0 +1,138 @@
+"""Runs trained side by side in a pack (robustrepro.training.pack) equal the same runs trained one by one.
+
+On a CPU, in float32: the pack's batched kernels round differently from the single runs', so
+weights agree to PARAM_TOL and every number of history.csv and metrics.json to METRIC_TOL,
+over runs of several epochs with early stopping, momentum, weight decay and BatchNorm.
+"""
+
+import json
+
+import pandas as pd
+import pytest
+import torch
+
+from robustrepro.data.prepared import save_prepared
+from robustrepro.runs import resolve, run_id
+from robustrepro.training import train_run
+from robustrepro.training.pack import packable, train_pack, why_not_packable
+from robustrepro.views import save_view
+from toydata import toy_data
+
+PARAM_TOL = 1e-4
+METRIC_TOL = 1e-4
+
+BASE = {"model": {"name": "mlp1", "width": 0.25}, "batch_size": 32, "epochs": 4,
+        "optimizer": {"name": "adadelta", "lr": 0.5}, "early_stopping": {"patience": 1, "metric": "test_acc1"}}
+SGD_BN = {"model": {"name": "resnet20", "width": 0.25}, "batch_size": 32, "epochs": 2, "augment": {"crop": 2, "flip": True},
+          "optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 5e-4},
+          "schedule": {"name": "cosine"}}
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("pack")
+    prepared, view = toy_data(n_train=256, n_test=150, n_val=0)
+    save_prepared(folder / "toy.npz", prepared)
+    save_view(folder / "view.npz", view)
+    small, small_view = toy_data(n_train=128, n_test=64, n_val=0, shape=(3, 16, 16))
+    save_prepared(folder / "rgb.npz", small)
+    save_view(folder / "rgb_view.npz", small_view)
+    return folder
+
+
+def grid(base: dict, lrs=(0.5, 1.0), seeds=(0, 1)) -> list[dict]:
+    return [resolve({**base, "optimizer": {**base["optimizer"], "lr": lr}, "seed": s}) for lr in lrs for s in seeds]
+
+
+def numbers(folder):
+    history = pd.read_csv(folder / "history.csv").drop(columns=["time_s"])
+    metrics = {k: v for k, v in json.loads((folder / "metrics.json").read_text()).items()
+               if isinstance(v, (int, float)) and k != "wall_time_s"}
+    return history, metrics
+
+
+def assert_same(packed, alone):
+    h_pack, m_pack = numbers(packed)
+    h_alone, m_alone = numbers(alone)
+    assert list(h_pack.columns) == list(h_alone.columns) and len(h_pack) == len(h_alone)
+    pd.testing.assert_frame_equal(h_pack, h_alone, check_exact=False, atol=METRIC_TOL, rtol=0)
+    assert m_pack.keys() == m_alone.keys()
+    for key in m_pack:
+        assert m_pack[key] == pytest.approx(m_alone[key], abs=METRIC_TOL), key
+    w_pack = torch.load(packed / "last.pt", map_location="cpu", weights_only=True)["model"]
+    w_alone = torch.load(alone / "last.pt", map_location="cpu", weights_only=True)["model"]
+    for name in w_alone:
+        assert torch.allclose(w_pack[name].float(), w_alone[name].float(), atol=PARAM_TOL, rtol=0), name
+
+
+def train_both(tmp_path, files, runs, data="toy.npz", view="view.npz"):
+    packed = [tmp_path / "pack" / run_id(r) for r in runs]
+    alone = [tmp_path / "alone" / run_id(r) for r in runs]
+    for folder in packed + alone:
+        folder.mkdir(parents=True)
+    results = train_pack(runs, files / data, files / view, packed, [f / "last.pt" for f in packed], device="cpu")
+    for run, folder in zip(runs, alone):
+        train_run(run, files / data, files / view, folder, folder / "last.pt", device="cpu", progress=False)
+    return packed, alone, results
+
+
+def test_a_pack_of_adadelta_runs_with_early_stopping_equals_the_runs_alone(tmp_path, files):
+    runs = grid(BASE)
+    assert packable(runs)
+    packed, alone, results = train_both(tmp_path, files, runs)
+    for p, a, result in zip(packed, alone, results):
+        assert_same(p, a)
+        assert result["run_id"] == p.name
+    epochs = [json.loads((p / "metrics.json").read_text())["epochs_done"] for p in packed]
+    assert len(set(epochs)) > 1 or all(e == BASE["epochs"] for e in epochs)  # runs may stop at their own epochs
+
+
+def test_a_pack_of_sgd_runs_with_batchnorm_augmentation_and_a_schedule_equals_the_runs_alone(tmp_path, files):
+    runs = grid(SGD_BN, lrs=(0.05, 0.1), seeds=(0, 3))
+    assert packable(runs)
+    packed, alone, _ = train_both(tmp_path, files, runs, "rgb.npz", "rgb_view.npz")
+    for p, a in zip(packed, alone):
+        assert_same(p, a)
+
+
+def test_a_packed_run_resumes_alone_and_a_finished_one_is_kept(tmp_path, files):
+    runs = grid(BASE, lrs=(0.5,), seeds=(0, 1))
+    folders = [tmp_path / run_id(r) for r in runs]
+    for folder in folders:
+        folder.mkdir()
+    # The first run trained alone to its end before: the pack keeps its results and trains the other.
+    train_run(runs[0], files / "toy.npz", files / "view.npz", folders[0], folders[0] / "last.pt", device="cpu",
+              progress=False)
+    before = (folders[0] / "metrics.json").read_text()
+    results = train_pack(runs, files / "toy.npz", files / "view.npz", folders, [f / "last.pt" for f in folders],
+                         device="cpu")
+    assert results[0]["run_id"] == run_id(runs[0]) and results[1]["run_id"] == run_id(runs[1])
+    assert json.loads(before)["test_acc1"] == json.loads((folders[0] / "metrics.json").read_text())["test_acc1"]
+    # A packed run's checkpoint is the run's own: it holds one run's weights, and train_run resumes from it.
+    state = torch.load(folders[1] / "last.pt", map_location="cpu", weights_only=True)
+    alone_state = torch.load(folders[0] / "last.pt", map_location="cpu", weights_only=True)
+    size = sum(t.numel() for t in state["model"].values())
+    assert size == sum(t.numel() for t in alone_state["model"].values())
+    assert (folders[1] / "last.pt").stat().st_size < 2 * (folders[0] / "last.pt").stat().st_size
+
+
+@pytest.mark.parametrize("change, why", [
+    ({"step": {"name": "reweight"}}, "step reweight"),
+    ({"sampler": {"name": "facility_location", "ratio": 0.5}}, "sampler facility_location"),
+    ({"optimizer": {"name": "adam", "lr": 0.1}}, "optimizer adam"),
+    ({"model": {"name": "mlp1", "dropout": 0.5}}, "dropout"),
+    ({"metrics": ["model_norm"]}, "extra epoch metrics"),
+])
+def test_what_does_not_pack_says_why(change, why):
+    run = resolve({**BASE, **change})
+    assert why in why_not_packable(run)
+    assert not packable([run, {**run, "seed": 1}])
+
+
+def test_runs_that_differ_in_more_than_seed_and_lr_do_not_pack():
+    a = resolve(BASE)
+    assert packable([a, {**a, "seed": 5, "optimizer": {**a["optimizer"], "lr": 0.1}}])
+    assert not packable([a, {**a, "batch_size": 64}])
+    assert not packable([a])
+    with pytest.raises(ValueError, match="do not pack"):
+        train_pack([a, {**a, "batch_size": 64}], "x", "y", ["a", "b"], ["a.pt", "b.pt"])
