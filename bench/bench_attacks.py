@@ -54,6 +54,44 @@ def pairs(eps: float, step: float, iterations: int, model):
     ]
 
 
+def setting(width: float, batch_size: int, device: torch.device):
+    """The bench's ResNet-20 (eval mode) and one CIFAR-shaped random batch on `device`."""
+    torch.manual_seed(SEED)
+    model = Normalized(build_model("resnet20", 3, 10, 32, width=width), CIFAR_MEAN, CIFAR_STD).to(device).eval()
+    data = torch.Generator().manual_seed(SEED + 1)
+    x = torch.rand(batch_size, 3, 32, 32, generator=data).to(device)
+    y = torch.randint(0, 10, (batch_size,), generator=data).to(device)
+    return model, x, y
+
+
+def compare(config: dict, reference, model, x: torch.Tensor, y: torch.Tensor,
+            repeats: int) -> tuple[float, float, float]:
+    """Images per second of our attack `config` and of torchattacks' `reference` (best of `repeats`,
+    calls interleaved), and the largest difference between their adversarial examples."""
+    device = x.device
+    ours = ATTACKS.build(config)
+
+    def run_ours():
+        return ours(model, x, y, generator=torch.Generator(device=device).manual_seed(SEED))
+
+    def run_theirs():
+        torch.manual_seed(SEED)  # torchattacks' PGD start comes from the global generators (CUDA's too)
+        return reference(x, y)
+
+    run_ours(), run_theirs()  # untimed: allocator and kernel warm-up
+    best_ours = best_theirs = float("inf")
+    for r in range(repeats):
+        order = [(run_ours, True), (run_theirs, False)][:: 1 if r % 2 == 0 else -1]
+        for call, is_ours in order:
+            seconds, out = timed(call, device)
+            if is_ours:
+                best_ours, ours_out = min(best_ours, seconds), out
+            else:
+                best_theirs, theirs_out = min(best_theirs, seconds), out
+    diff = (ours_out - theirs_out).abs().max().item()
+    return len(x) / best_ours, len(x) / best_theirs, diff
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -72,11 +110,7 @@ def main() -> None:
 
     device = pick_device(args.device)
     set_threads(args.threads)
-    torch.manual_seed(SEED)
-    model = Normalized(build_model("resnet20", 3, 10, 32, width=args.width), CIFAR_MEAN, CIFAR_STD).to(device).eval()
-    data = torch.Generator().manual_seed(SEED + 1)
-    x = torch.rand(args.batch_size, 3, 32, 32, generator=data).to(device)
-    y = torch.randint(0, 10, (args.batch_size,), generator=data).to(device)
+    model, x, y = setting(args.width, args.batch_size, device)
 
     print(f"device: {device_name(device)}; resnet20 width {args.width}; batch {args.batch_size}; "
           f"{args.iterations} iterations; best of {args.repeats}")
@@ -88,27 +122,7 @@ def main() -> None:
     for name, config, reference in pairs(args.eps, args.step_size, args.iterations, model):
         if name not in wanted:
             continue
-        ours = ATTACKS.build(config)
-
-        def run_ours():
-            return ours(model, x, y, generator=torch.Generator(device=device).manual_seed(SEED))
-
-        def run_theirs():
-            torch.manual_seed(SEED)  # torchattacks' PGD start comes from the global generators (CUDA's too)
-            return reference(x, y)
-
-        run_ours(), run_theirs()  # untimed: allocator and kernel warm-up
-        best_ours = best_theirs = float("inf")
-        for r in range(args.repeats):
-            order = [(run_ours, True), (run_theirs, False)][:: 1 if r % 2 == 0 else -1]
-            for call, is_ours in order:
-                seconds, out = timed(call, device)
-                if is_ours:
-                    best_ours, ours_out = min(best_ours, seconds), out
-                else:
-                    best_theirs, theirs_out = min(best_theirs, seconds), out
-        diff = (ours_out - theirs_out).abs().max().item()
-        rate_ours, rate_theirs = args.batch_size / best_ours, args.batch_size / best_theirs
+        rate_ours, rate_theirs, diff = compare(config, reference, model, x, y, args.repeats)
         ratio = rate_ours / rate_theirs
         print(f"{name:<10}{rate_ours:>12.1f}{rate_theirs:>20.1f}{ratio:>8.2f}{diff:>12.1e}", flush=True)
 

@@ -22,6 +22,25 @@ from robustrepro.noise import make_view
 from robustrepro.training import pick_device, set_threads
 
 
+# Each model's images (random, of its dataset's shape) and batch size.
+SHAPES = {"lenet": (lambda n: mnist(None, n)[0], 100), "resnet32": (cifar_shaped, 100)}
+
+
+def step_ms(model: dict, batch: int, steps: int, warmup: int, clean: int, repeats: int,
+            device: torch.device) -> tuple[float, float]:
+    """Milliseconds per plain step and per reweight step of `model` (a run's model section), best of `repeats`."""
+    shaped = SHAPES[model["name"]][0]
+    prepared = shaped(batch * (steps + warmup) + clean)
+    view = make_view(prepared.train_y, prepared.test_y, 10, {"holdout": {"size": clean, "per_class": False}})
+    base = {"model": model, "batch_size": batch, "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.9}}
+    plain = reweighted = float("inf")
+    for _ in range(repeats):  # the two take turns, so a slow spell hits both
+        plain = min(plain, ms_per_step(base, prepared, view, device, steps, warmup))
+        reweighted = min(reweighted, ms_per_step({**base, "step": {"name": "reweight"}}, prepared, view, device,
+                                                 steps, warmup))
+    return plain, reweighted
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -37,19 +56,11 @@ def main() -> None:
     print(f"device: {device_name(device)}; {args.steps} timed steps, best of {args.repeats}; "
           f"{args.clean} clean examples per reweighted step")
     print(f"{'model':<12}{'batch':>7}{'plain ms':>11}{'reweight ms':>13}{'ratio':>8}")
-    shapes = {"lenet": (lambda n: mnist(None, n)[0], 100), "resnet32": (cifar_shaped, 100)}
     for name in args.cases.split(","):
-        if name not in shapes:
-            raise SystemExit(f"--cases: unknown model {name!r}; choose from {', '.join(shapes)}")
-        shaped, batch = shapes[name]
-        prepared = shaped(batch * (args.steps + args.warmup) + args.clean)
-        view = make_view(prepared.train_y, prepared.test_y, 10, {"holdout": {"size": args.clean, "per_class": False}})
-        base = {"model": {"name": name}, "batch_size": batch, "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.9}}
-        plain = reweighted = float("inf")
-        for _ in range(args.repeats):  # the two take turns, so a slow spell hits both
-            plain = min(plain, ms_per_step(base, prepared, view, device, args.steps, args.warmup))
-            reweighted = min(reweighted, ms_per_step({**base, "step": {"name": "reweight"}}, prepared, view, device,
-                                                     args.steps, args.warmup))
+        if name not in SHAPES:
+            raise SystemExit(f"--cases: unknown model {name!r}; choose from {', '.join(SHAPES)}")
+        batch = SHAPES[name][1]
+        plain, reweighted = step_ms({"name": name}, batch, args.steps, args.warmup, args.clean, args.repeats, device)
         print(f"{name:<12}{batch:>7}{plain:>11.1f}{reweighted:>13.1f}{reweighted / plain:>8.2f}", flush=True)
 
 

@@ -26,9 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from torch.utils.data import DataLoader, Dataset
-from torchvision import transforms
 
 from robustrepro.data.prepared import Prepared
 from robustrepro.models import build_model
@@ -86,7 +84,12 @@ class AugmentedItems(NormalisedItems):
     """torchvision's CIFAR-10 dataset pattern: HWC uint8 -> PIL -> crop/flip -> ToTensor -> Normalize."""
 
     def __init__(self, images: np.ndarray, positions: np.ndarray, labels: np.ndarray, crop: int):
+        # Imported here, so the benches that import this module run where torchvision is missing.
+        from PIL import Image
+        from torchvision import transforms
+
         super().__init__(images, positions, labels)
+        self.image = Image.fromarray
         self.hwc = np.ascontiguousarray(images.transpose(0, 2, 3, 1))
         size = images.shape[-1]
         self.transform = transforms.Compose([
@@ -95,7 +98,7 @@ class AugmentedItems(NormalisedItems):
 
     def __getitem__(self, i):
         image = self.hwc[self.positions[i]]
-        return self.transform(Image.fromarray(image.squeeze(-1) if image.shape[-1] == 1 else image)), int(self.labels[i])
+        return self.transform(self.image(image.squeeze(-1) if image.shape[-1] == 1 else image)), int(self.labels[i])
 
 
 def timed_steps(trainer: Trainer, steps: int, warmup: int) -> float:
