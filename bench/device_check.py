@@ -270,7 +270,8 @@ def attack(name: str, ctx: Context) -> Result:
     config, reference = next((c, r) for n, c, r in b.pairs(8 / 255, 2 / 255, iterations, model) if n == name)
     ours, theirs, diff = b.compare(config, reference, model, x, y, repeats)
     return Result(ours, f"resnet20 width {width}, batch {batch}, eps 8/255, {iterations} iterations, best of "
-                        f"{repeats}; max |ours - theirs| {diff:.1e}; ratio: ours / torchattacks 3.5.1", ours / theirs)
+                        f"{repeats}; largest difference from theirs {diff:.1e}; ratio: ours / torchattacks 3.5.1",
+                  ours / theirs)
 
 
 def reweight(name: str, ctx: Context) -> Result:
