@@ -138,25 +138,30 @@ class Pack:
     # -- one epoch --------------------------------------------------------------------------------
     def fit_epoch(self) -> list[tuple[object, dict]]:
         """One epoch of every active run; (trainer, its history row) for each. Runs that finished leave."""
-        runs = self.active
-        for t in runs:
-            t.start_epoch()
-        steps = {t.ctx.steps_per_epoch for t in runs}
-        if len(steps) != 1:
-            raise RuntimeError(f"packed runs disagree on the steps of an epoch ({sorted(steps)}); pack only runs "
-                               "of one view and batch size")
-        iterators = [iter(t.sampler.batches(t.ctx)) for t in runs]
-        for _ in range(steps.pop()):
+        runs, iterators = self.active, self.start_epoch()
+        for _ in range(runs[0].ctx.steps_per_epoch):
             batches = [next(it, None) for it in iterators]
             if any(b is None for b in batches):
                 break
-            self._step(runs, batches)
+            self.step(batches)
         rows = [(t, t.end_epoch()) for t in runs]
         if any(t.finished for t in runs):
             self.restack()
         return rows
 
-    def _step(self, runs: list, batches: list[Batch]) -> None:
+    def start_epoch(self) -> list:
+        """Start the next epoch of every active run; their batch iterators, in the order of `active`."""
+        for t in self.active:
+            t.start_epoch()
+        steps = {t.ctx.steps_per_epoch for t in self.active}
+        if len(steps) != 1:
+            raise RuntimeError(f"packed runs disagree on the steps of an epoch ({sorted(steps)}); pack only runs "
+                               "of one view and batch size")
+        return [iter(t.sampler.batches(t.ctx)) for t in self.active]
+
+    def step(self, batches: list[Batch]) -> None:
+        """One optimizer step of every active run, each on its batch (in the order of `active`)."""
+        runs = self.active
         lrs = []
         for t in runs:
             planned = t.schedule_step(t.step_in_epoch)
