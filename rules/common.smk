@@ -6,6 +6,7 @@ from pathlib import Path
 
 from robustrepro import clusterings
 from robustrepro import config as rr_config
+from robustrepro import packs as rr_packs
 from robustrepro import plan as rr_plan
 from robustrepro.data.registry import DATASETS
 from robustrepro.errors import UserError
@@ -259,8 +260,31 @@ def prepared_path(dataset):
     return f"{PREPARED}/{dataset}.npz"
 
 
+@functools.cache
+def packs_at(scale):
+    """pack id -> its run ids, and run id -> its pack id: the runs of a grid point that differ only in
+    seed and lr train in one job, side by side (robustrepro.packs; rules/train.smk's train_pack)."""
+    packs = rr_packs.packs(RUNS[scale])
+    return packs, {rid: pid for pid, members in packs.items() for rid in members}
+
+
+def pack_path(scale, pid):
+    return f"results/{scale}/packs/{pid}.json"
+
+
+def lookup_pack(wildcards):
+    """The resolved runs of a pack, in its order."""
+    packs, _ = packs_at(lookup_scale(wildcards))
+    if wildcards.pack_id not in packs:
+        raise UserError(f"unknown pack '{wildcards.pack_id}' at scale {wildcards.scale}: no runs of any paper "
+                        "make it up (its id changes with its runs: build a target, not an old path)")
+    return [RUNS[wildcards.scale][rid] for rid in packs[wildcards.pack_id]]
+
+
 def metrics_path(scale, rid):
-    return f"results/{scale}/runs/{rid}/metrics.json"
+    """What stands for a finished run: its metrics.json, or the record of the pack that trains it."""
+    pid = packs_at(scale)[1].get(rid)
+    return pack_path(scale, pid) if pid else f"results/{scale}/runs/{rid}/metrics.json"
 
 
 # ---- what `all` builds: every target whose data can be had (robustrepro.plan) ----
@@ -379,8 +403,11 @@ def group_run_files(wildcards):
     lookup_group(wildcards)
     rows = [r for r in paper.runs(wildcards.scale, SEEDS) if r["group"] == wildcards.group]
     evals = [r for r in paper.evaluations(wildcards.scale, SEEDS) if r["group"] == wildcards.group]
-    return ([f"results/{wildcards.scale}/runs/{r['run_id']}/{name}" for r in rows for name in ("metrics.json", "history.csv")]
-            + [f"results/{wildcards.scale}/evals/{r['eval_id']}.json" for r in evals])
+    packed = packs_at(wildcards.scale)[1]
+    runs = [f"results/{wildcards.scale}/runs/{r['run_id']}/{name}" for r in rows if r["run_id"] not in packed
+            for name in ("metrics.json", "history.csv")]
+    packs = sorted({pack_path(wildcards.scale, packed[r["run_id"]]) for r in rows if r["run_id"] in packed})
+    return runs + packs + [f"results/{wildcards.scale}/evals/{r['eval_id']}.json" for r in evals]
 
 
 def target_groups(kind):

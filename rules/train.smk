@@ -37,3 +37,36 @@ rule train:
         "python -m robustrepro train --run {params.run:q} --data {input.data:q} --view {input.view:q} "
         "--out {params.out:q} --checkpoint {params.checkpoint:q} "
         "--device {params.device:q} --threads {threads} {params.flags:q} > {log:q} 2>&1"
+
+
+# A pack: the runs of one grid point that differ only in seed and lr, trained side by side in one
+# job (robustrepro.training.pack). Each run still gets its own folder, outputs and checkpoint, as
+# rule train writes them; the job's declared output is the pack's record, which stands for its
+# runs in the rules that read them (metrics_path). Packs bundle on a cluster like single runs.
+rule train_pack:
+    input:
+        data=one_line_errors(lambda wildcards: prepared_path(lookup_pack(wildcards)[0]["dataset"])),
+        view=one_line_errors(lambda wildcards: f"results/{wildcards.scale}/views/{view_id(lookup_pack(wildcards)[0])}.npz"),
+    output:
+        "results/{scale}/packs/{pack_id}.json",
+    conda:
+        ENV
+    log:
+        "results/{scale}/logs/train/{pack_id}.log",
+    group:
+        "train-bundle"
+    threads: config["threads"]
+    resources:
+        gpu=gpus_per_job(),
+        mem_mb=8000,
+        # Its runs train together: a pack may take as long as its runs one after another.
+        runtime=lambda wildcards: TRAIN_RUNTIME[wildcards.scale] * len(lookup_pack(wildcards)),
+    params:
+        runs=lambda wildcards: json.dumps(lookup_pack(wildcards), sort_keys=True),
+        runs_root="results/{scale}/runs",
+        checkpoints="results/{scale}/checkpoints",
+        device=config["device"],
+    shell:
+        "python -m robustrepro train-pack --runs {params.runs:q} --data {input.data:q} --view {input.view:q} "
+        "--runs-root {params.runs_root:q} --checkpoints {params.checkpoints:q} --record {output:q} "
+        "--device {params.device:q} --threads {threads} > {log:q} 2>&1"

@@ -14,7 +14,9 @@ import torch
 from robustrepro.data.prepared import save_prepared
 from robustrepro.runs import resolve, run_id
 from robustrepro.training import train_run
-from robustrepro.training.pack import packable, train_pack, why_not_packable
+from robustrepro.packs import packable, packs, why_not_packable
+from robustrepro.papers import load
+from robustrepro.training.pack import train_pack
 from robustrepro.views import save_view
 from toydata import toy_data
 
@@ -136,3 +138,25 @@ def test_runs_that_differ_in_more_than_seed_and_lr_do_not_pack():
     assert not packable([a])
     with pytest.raises(ValueError, match="do not pack"):
         train_pack([a, {**a, "batch_size": 64}], "x", "y", ["a", "b"], ["a.pt", "b.pt"])
+
+
+def test_a_grid_point_s_learning_rates_and_seeds_make_one_pack():
+    rows = load("massive-noise").runs("smoke", [0, 1])
+    found = packs({r["run_id"]: r["run"] for r in rows})
+    by_run = {rid: pid for pid, members in found.items() for rid in members}
+    assert len(found) == 5 * 2 and all(len(m) == 2 * 2 for m in found.values())  # models x alphas; lrs x seeds
+    for r in rows:
+        mates = [o for o in rows if by_run[o["run_id"]] == by_run[r["run_id"]]]
+        assert {o["coords"]["model.name"] for o in mates} == {r["coords"]["model.name"]}
+        assert {o["coords"]["noise.alpha"] for o in mates} == {r["coords"]["noise.alpha"]}
+    assert packs({r["run_id"]: r["run"] for r in rows}) == found  # ids are stable
+    pid = next(iter(found))
+    assert "-s0" not in pid and pid.startswith("synthetic-mnist-")
+
+
+def test_runs_that_cannot_pack_or_are_alone_make_no_pack():
+    a = resolve(BASE)
+    alone = {"x": a, "y": resolve({**BASE, "batch_size": 64})}
+    assert packs(alone) == {}
+    logged = resolve({**BASE, "step_log": {"every": 1, "metrics": ["batch"]}})
+    assert packs({"a": logged, "b": {**logged, "seed": 1}}) == {}

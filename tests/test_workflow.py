@@ -18,10 +18,16 @@ def test_smoke_builds_massive_noise_targets_comparison_and_report(smoke_all):
     out = smoke_all / "results" / "smoke" / "massive-noise"
     groups = pd.read_csv(out / "groups" / "alpha-grid.csv")
     assert len(groups) == 5 * 2 * 2 * 1  # models x alphas x learning rates x seeds at smoke scale
+    # The runs of a model and alpha differ only in lr: each pair trains as one pack, one job.
+    records = sorted((smoke_all / "results" / "smoke" / "packs").glob("synthetic-mnist-*-alpha*-pack-*.json"))
+    assert len(records) == 5 * 2
+    pack_of = {rid: record for record in records for rid in json.loads(record.read_text())["runs"]}
     for run_id in groups["run_id"]:
         m = json.loads((smoke_all / "results" / "smoke" / "runs" / run_id / "metrics.json").read_text())
         assert m["provenance"]["run"]["dataset"] == "synthetic-mnist" and 0 <= m["test_acc1"] <= 1
-        assert (smoke_all / "results" / "smoke" / "logs" / "train" / f"{run_id}.log").is_file()
+        assert json.loads(pack_of[run_id].read_text())["runs"][run_id]["test_acc1"] == m["test_acc1"]
+        log = smoke_all / "results" / "smoke" / "logs" / "train" / f"{pack_of[run_id].stem}.log"
+        assert f"run {run_id} epoch 1:" in log.read_text()
     for ext in (".pdf", ".png", ".csv"):
         assert (out / f"figure1{ext}").stat().st_size > 0
     comparison = pd.read_csv(out / "comparison.csv")

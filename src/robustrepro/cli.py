@@ -78,6 +78,26 @@ def _train(args) -> None:
     logging.info("final: %s", json.dumps({k: v for k, v in metrics.items() if isinstance(v, (int, float))}))
 
 
+def _train_pack(args) -> None:
+    from robustrepro.files import atomic_write
+    from robustrepro.runs import run_id
+    from robustrepro.training.pack import train_pack
+
+    runs = json.loads(args.runs)
+    ids = [run_id(run) for run in runs]
+    root, checkpoints = Path(args.runs_root), Path(args.checkpoints)
+    for rid in ids:
+        (root / rid).mkdir(parents=True, exist_ok=True)
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    metrics = train_pack(runs, args.data, args.view, [root / rid for rid in ids],
+                         [checkpoints / f"{rid}.pt" for rid in ids], device=args.device, threads=args.threads)
+    # The record the workflow waits for: every run's results are in its own folder by now.
+    summary = {m["run_id"]: {k: m[k] for k in ("epochs_done", "best_epoch", "test_acc1") if k in m} for m in metrics}
+    text = json.dumps({"runs": summary}, indent=1, sort_keys=True) + "\n"
+    atomic_write(Path(args.record), lambda f: f.write(text.encode()))
+    logging.info("pack of %d runs trained: %s", len(ids), ", ".join(ids))
+
+
 def _extract(args) -> None:
     from robustrepro.extraction import extract_to_file
     from robustrepro.training.checkpoint import snapshot_path
@@ -196,6 +216,17 @@ def parser() -> argparse.ArgumentParser:
                    help="within an epoch, write a checkpoint once this many seconds have passed since the last "
                         "(default 600; epochs always end with one)")
     t.set_defaults(func=_train)
+
+    k = sub.add_parser("train-pack", help="train runs that differ only in seed and lr side by side (one pack)")
+    k.add_argument("--runs", required=True, help="JSON list of run configs (robustrepro.packs.packable)")
+    k.add_argument("--data", required=True)
+    k.add_argument("--view", required=True)
+    k.add_argument("--runs-root", required=True, help="each run's outputs go to <runs-root>/<run id>/")
+    k.add_argument("--checkpoints", required=True, help="each run's checkpoint is <checkpoints>/<run id>.pt")
+    k.add_argument("--record", required=True, help="a JSON written once every run of the pack is done")
+    k.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    k.add_argument("--threads", type=int, default=None)
+    k.set_defaults(func=_train_pack)
 
     x = sub.add_parser("extract", help="features or last-layer gradients of every training example")
     x.add_argument("--checkpoint", required=True, help="the source run's checkpoint; its snapshots sit beside it")

@@ -16,7 +16,7 @@ runs' own Trainers (robustrepro.training.trainer). The Pack only replaces their 
   Adadelta, in torch.optim's order of operations) with each run's own learning rate;
 - a run that stops early leaves the pack, which is restacked without it: it costs nothing more.
 
-What packs (`packable`): runs equal in everything but `seed` and `optimizer.lr`, with the
+What packs (robustrepro.packs.packable): runs equal in everything but `seed` and `optimizer.lr`, with the
 plain weighted step and the shuffling sampler (weights None), no step log, cascade, orderings,
 clustering or extra metrics, an epoch budget, no dropout (vmap refuses randomness inside the
 model) and an optimizer the pack implements. Anything else trains alone, as before.
@@ -32,47 +32,12 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, grad, vmap
 
+from robustrepro.packs import PACK_KEYS, packable, why_not_packable
 from robustrepro.runs import resolve
 from robustrepro.training.context import Batch, StepResult
 from robustrepro.training.schedules import set_hyperparameters
 
-PACK_KEYS = ("seed", "optimizer.lr")  # what may differ between the runs of one pack
-OPTIMIZERS = ("sgd", "adadelta")
 _STATE = {"sgd": ("momentum_buffer",), "adadelta": ("square_avg", "acc_delta")}
-
-
-def _without_pack_keys(run: dict) -> dict:
-    run = resolve(run)
-    run["seed"] = None
-    run["optimizer"] = {**run["optimizer"], "lr": None}
-    return run
-
-
-def why_not_packable(run: dict) -> str | None:
-    """None if the run can train in a pack, else why not (in words)."""
-    run = resolve(run)
-    checks = [
-        (run["step"] != {"name": "weighted"}, f"step {run['step']['name']} (packs train the plain weighted step)"),
-        (run["sampler"] != {"name": "shuffle"}, f"sampler {run['sampler']['name']} (packs shuffle)"),
-        (run["optimizer"]["name"] not in OPTIMIZERS, f"optimizer {run['optimizer']['name']}"),
-        (bool(run["optimizer"].get("dampening")), "SGD dampening"),
-        (run["iterations"] is not None, "an iteration budget"),
-        (bool(run["metrics"]), "extra epoch metrics"),
-        (run["step_log"] is not None, "a step log"),
-        (run["cascade"] is not None or run["orderings"] is not None, "a cascade or orderings"),
-        (run["clustering"] is not None, "a clustering"),
-        (bool(run["model"].get("dropout")), "dropout (vmap draws no randomness inside the model)"),
-    ]
-    reasons = [why for failed, why in checks if failed]
-    return "; ".join(reasons) if reasons else None
-
-
-def packable(runs: list[dict]) -> bool:
-    """Whether these runs can train together in one pack."""
-    if len(runs) < 2 or any(why_not_packable(r) for r in runs):
-        return False
-    first = _without_pack_keys(runs[0])
-    return all(_without_pack_keys(r) == first for r in runs[1:])
 
 
 def _losses_and_grads(model: nn.Module):
