@@ -1,10 +1,11 @@
-"""Facility location (seed 000, 5.1): greedy quality against brute force, lazy == plain, assignments."""
+"""Facility location (seed 000, 5.1): greedy quality against brute force, incremental == plain, assignments."""
 
 import itertools
 import math
 
 import numpy as np
 import pytest
+import torch
 
 from robustrepro.errors import UserError
 from robustrepro.selection import facility
@@ -82,6 +83,32 @@ def test_lazy_greedy_picks_exactly_what_plain_greedy_picks(seed, refresh_rows, m
     np.testing.assert_array_equal(lazy.assignment, plain.assignment)
 
 
+@pytest.mark.parametrize("cache_elements", [1000, 2**18])  # sums in blocks of 16 rows, or all in one
+@pytest.mark.parametrize("seed", range(3))
+def test_incremental_gains_bracket_the_recomputed_gains_at_every_step(seed, cache_elements, monkeypatch):
+    monkeypatch.setitem(facility._CACHE_ELEMENTS, "cpu", cache_elements)
+    monkeypatch.setattr(facility, "_RESCALE", 4)  # some steps recompute the bounds from scratch, most update them
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(60, 3 + seed)).astype(np.float32)
+    k = 50
+    greedy = facility._Greedy(facility._Distances(torch.from_numpy(x)), 8)
+    d = greedy.distances.matrix.double().numpy()  # the float32 distances both greedies use
+    bounds = facility._Bounds(greedy)
+    widest = 0.0
+    while len(greedy.picks) < k:
+        j = bounds.best()
+        # The exact gains, in float64 from the float32 distances and nearest distances.
+        gains = np.maximum(greedy.nearest_distance.double().numpy()[:, None] - d, 0).sum(0)
+        upper, lower = bounds.upper.numpy(), bounds.lower.numpy()
+        left = np.setdiff1d(np.arange(len(x)), greedy.picks)
+        assert np.all(lower[left] <= gains[left]) and np.all(gains[left] <= upper[left])
+        assert np.all(upper[greedy.picks] == -np.inf)
+        widest = max(widest, float((upper[left] - lower[left]).max() / gains[left].max()))
+        bounds.pick(j)
+    assert widest < 1e-4  # float32 rounding (bounds recomputed when the gains fall 4x), not drift
+    np.testing.assert_array_equal(greedy.picks, facility_location(x, k, lazy=False).indices)
+
+
 @pytest.mark.parametrize("refresh_rows", [1, 3, 8])
 def test_exact_ties_go_to_the_lowest_index(refresh_rows, monkeypatch):
     monkeypatch.setitem(facility._REFRESH_ROWS, "cpu", refresh_rows)
@@ -95,6 +122,18 @@ def test_exact_ties_go_to_the_lowest_index(refresh_rows, monkeypatch):
     for lazy in (True, False):
         np.testing.assert_array_equal(facility_location(x, k, lazy=lazy).indices, want)
     np.testing.assert_array_equal(facility_location([[0.0], [0.0], [2.0], [2.0]], 2).indices, [0, 2])
+
+
+def test_duplicates_tie_once_and_then_all_gains_are_zero(monkeypatch):
+    # More facilities than distinct points: groups of exactly tied gains, then gains of 0 only.
+    x = np.repeat(np.random.default_rng(8).normal(size=(10, 3)).astype(np.float32), 20, axis=0)
+    for k in (10, 150):
+        np.testing.assert_array_equal(facility_location(x, k).indices, facility_location(x, k, lazy=False).indices)
+    batches = []
+    gains = facility._Greedy.gains
+    monkeypatch.setattr(facility._Greedy, "gains", lambda self, c: batches.append(c) or gains(self, c))
+    assert facility_location(np.ones((400, 2)), 300).indices.tolist() == list(range(300))
+    assert len(batches) < 2 * (300 + 400 / 8)  # a tie is settled once, not at every pick
 
 
 def test_assignment_is_to_the_nearest_facility_and_sizes_count_it():
@@ -114,6 +153,7 @@ def test_blocked_distances_pick_what_the_stored_matrix_picks(monkeypatch):
     dense = facility_location(x, 60)
     monkeypatch.setitem(facility._DENSE_BYTES, "cpu", 0)  # never keep the matrix: rows recomputed per request
     monkeypatch.setitem(facility._BLOCK_ELEMENTS, "cpu", 1000)  # and scan it in blocks of 3 rows
+    monkeypatch.setitem(facility._CACHE_ELEMENTS, "cpu", 1000)  # and sum it in blocks of 16
     blocked = facility_location(x, 60)
     np.testing.assert_array_equal(dense.indices, blocked.indices)
     np.testing.assert_array_equal(dense.assignment, blocked.assignment)
