@@ -1,4 +1,4 @@
-"""Per-class facility location: robustrepro's lazy greedy against the plain greedy.
+"""Per-class facility location: robustrepro's greedy (incremental gains) against the plain greedy.
 
     python bench/bench_facility.py                        # N = 10k and 50k on the CPU (~10 min on 2 cores)
     python bench/bench_facility.py --device cuda --sizes 10000 50000 100000
@@ -10,8 +10,10 @@ The baseline is the textbook greedy, neither lazy nor blocked: the class's whole
 matrix, and at every step every candidate's gain in one [n, n] operation, then the argmax.
 --plain-steps S times only the first S steps of each class and scales up (a plain step
 costs the same at every step); the output says so. Both pick greedily, so both reach the same
-total distance to the nearest facility (section 5.1's objective, printed as lazy / plain);
-their picks part only where two gains tie to float32 rounding.
+total distance to the nearest facility (section 5.1's objective, printed as ours / plain);
+their picks part only where two gains tie to float32 rounding. (The columns keep the name
+"lazy" from the lazy-greedy version; bench/device_check.py reads them by position.)
+See bench/bench_facility_apricot.py for the comparison with apricot.
 """
 
 from __future__ import annotations
