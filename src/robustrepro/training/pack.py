@@ -90,10 +90,21 @@ class Pack:
                     state = t.ctx.optimizer.state[p]
                     for key in _STATE[self.kind]:
                         state[key] = self.state[key][name][r]
-                    if self.kind == "adadelta":
-                        state.setdefault("step", torch.tensor(0.0))
                 for name, buffer in b.items():
                     buffer.data = self.buffers[name][r]
+        if self.kind == "adadelta":
+            # Adadelta counts steps per parameter: one [runs, parameters] tensor that the states view,
+            # so a step is one add rather than a Python loop over runs and parameters.
+            self.steps = torch.stack([torch.stack([self._step_of(t, p) for p in n.values()])
+                                      for t, n in zip(self.active, named)])
+            for r, (t, n) in enumerate(zip(self.active, named)):
+                for j, p in enumerate(n.values()):
+                    t.ctx.optimizer.state[p]["step"] = self.steps[r, j]
+
+    @staticmethod
+    def _step_of(trainer, p: torch.Tensor) -> torch.Tensor:
+        value = trainer.ctx.optimizer.state.get(p, {}).get("step")
+        return torch.tensor(0.0) if value is None else torch.as_tensor(value, dtype=torch.float32).detach()
 
     @staticmethod
     def _state_of(trainer, p: torch.Tensor, key: str) -> torch.Tensor:
@@ -147,10 +158,9 @@ class Pack:
                 self._update(name, p, grads[name], lr, momentum)
             for name, b in self.buffers.items():
                 b.copy_(buffers[name])
+        if self.kind == "adadelta":
+            self.steps += 1
         for r, (t, batch) in enumerate(zip(runs, batches)):
-            if self.kind == "adadelta":
-                for p in t.ctx.model.parameters():
-                    t.ctx.optimizer.state[p]["step"] += 1
             result = StepResult(losses[r], logits[r], y[r], batch.indices, None)
             t.ctx.global_step += 1
             t.step_in_epoch += 1
