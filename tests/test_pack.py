@@ -25,11 +25,13 @@ METRIC_TOL = 1e-4
 
 BASE = {"model": {"name": "mlp1", "width": 0.25}, "batch_size": 32, "epochs": 4,
         "optimizer": {"name": "adadelta", "lr": 0.5}, "early_stopping": {"patience": 1, "metric": "test_acc1"}}
-# Without augmentation: with crops and flips as well, this net's pack and single runs part by more than
-# METRIC_TOL in epoch 2 (1.6e-4 to 9e-3 in train loss, one thread); not yet known whether that is
-# rounding grown by Nesterov momentum or a difference of the pack's (issue 15's notes).
-SGD_BN = {"model": {"name": "resnet20", "width": 0.25}, "batch_size": 32, "epochs": 2,
+# With crops and flips: the pack feeds every run the same augmented batches as alone, and one epoch agrees
+# to METRIC_TOL. Over more epochs the lr 0.1 runs part by up to 1e-2 in test loss, but so does the same run
+# alone on one thread against two (measured on the CPU: 4.7e-4 vs 1.8e-4 in epoch 2, 9.6e-3 both in epoch
+# 3): at that lr float rounding grows chaotically, whatever computes it, so a longer test would test chaos.
+SGD_BN = {"model": {"name": "resnet20", "width": 0.25}, "batch_size": 32, "epochs": 1,
           "optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 5e-4},
+          "augment": {"crop": 2, "flip": True},
           "schedule": {"name": "cosine"}}
 
 
@@ -92,8 +94,10 @@ def test_a_pack_of_adadelta_runs_with_early_stopping_equals_the_runs_alone(tmp_p
     assert len(set(epochs)) > 1 or all(e == BASE["epochs"] for e in epochs)  # runs may stop at their own epochs
 
 
-def test_a_pack_of_sgd_runs_with_batchnorm_and_a_schedule_equals_the_runs_alone(tmp_path, files):
-    runs = grid(SGD_BN, lrs=(0.05, 0.1), seeds=(0, 3))
+@pytest.mark.parametrize("change", [{}, {"epochs": 2, "augment": {"crop": 0, "flip": False}}],
+                         ids=["crop-flip-1-epoch", "plain-2-epochs"])
+def test_a_pack_of_sgd_runs_with_batchnorm_and_a_schedule_equals_the_runs_alone(tmp_path, files, change):
+    runs = grid({**SGD_BN, **change}, lrs=(0.05, 0.1), seeds=(0, 3))
     assert packable(runs)
     packed, alone, _ = train_both(tmp_path, files, runs, "rgb.npz", "rgb_view.npz")
     for p, a in zip(packed, alone):
