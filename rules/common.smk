@@ -263,8 +263,9 @@ def prepared_path(dataset):
 @functools.cache
 def packs_at(scale):
     """pack id -> its run ids, and run id -> its pack id: the runs of a grid point that differ only in
-    seed and lr train in one job, side by side (robustrepro.packs; rules/train.smk's train_pack)."""
-    packs = rr_packs.packs(RUNS[scale])
+    seed and lr train in one job, side by side (robustrepro.packs; rules/train.smk's train_pack).
+    None with `pack: false`: every run is a job of its own."""
+    packs = rr_packs.packs(RUNS[scale]) if config.get("pack", True) else {}
     return packs, {rid: pid for pid, members in packs.items() for rid in members}
 
 

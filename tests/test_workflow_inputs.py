@@ -148,3 +148,12 @@ def test_make_clean_asks_or_takes_a_scale_and_keeps_tracked_files(tmp_path):
     assert bad.returncode != 0 and "is no scale" in bad.stderr and (tmp_path / "results" / "quick").is_dir()
     assert _make_clean(tmp_path, answer="y\n").returncode == 0
     assert sorted(p.name for p in (tmp_path / "results").iterdir()) == ["README.md"]
+
+
+@pytest.mark.parametrize("pack, jobs", [(True, {"train_pack": 5 * 2}), (False, {"train": 5 * 2 * 2 * 2})])
+def test_pack_false_trains_every_run_in_a_job_of_its_own(tmp_path, pack, jobs):
+    cfg = smoke_config(tmp_path, pack=pack)
+    proc = snakemake(tmp_path, cfg, "-n", "results/smoke/massive-noise/groups/alpha-grid.csv")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    counts = {name: int(n) for name, n in re.findall(r"^(train\w*)\s+(\d+)\s*$", proc.stdout, re.M)}
+    assert counts == jobs  # models x alphas packs of lrs x seeds, or models x alphas x lrs x seeds runs
