@@ -264,8 +264,11 @@ def prepared_path(dataset):
 def packs_at(scale):
     """pack id -> its run ids, and run id -> its pack id: the runs of a grid point that differ only in
     seed and lr train in one job, side by side (robustrepro.packs; rules/train.smk's train_pack).
-    None with `pack: false`: every run is a job of its own."""
-    packs = rr_packs.packs(RUNS[scale]) if config.get("pack", True) else {}
+    With `pack: auto`, only where the runs train on CUDA: on a CPU a pack's runs train in turn in one
+    process (their steps gain nothing side by side there), which saves start-ups but serialises what
+    separate jobs would run at once on several cores. `pack: false`: every run is a job of its own."""
+    wanted = config.get("pack", "auto")
+    packs = rr_packs.packs(RUNS[scale]) if wanted is True or (wanted == "auto" and device_kind() == "cuda") else {}
     return packs, {rid: pid for pid, members in packs.items() for rid in members}
 
 

@@ -21,6 +21,7 @@ def smoke_config(tmp_path: Path, **changes) -> Path:
         "device": "cpu",
         "threads": 1,
         "progress": False,
+        "pack": True,  # the packed path of the workflow, which `auto` takes on CUDA only
     }
     cfg.update(changes)
     path = tmp_path / "config.yaml"

@@ -1,6 +1,7 @@
 """Runs trained side by side in a pack (robustrepro.training.pack) equal the same runs trained one by one.
 
-On a CPU, in float32: the pack's batched kernels round differently from the single runs', so
+Side by side (CUDA's default), on a CPU, in float32: the pack's batched kernels round differently
+from the single runs', so
 weights agree to PARAM_TOL and every number of history.csv and metrics.json to METRIC_TOL,
 over runs of several epochs with early stopping, momentum, weight decay and BatchNorm.
 """
@@ -77,7 +78,8 @@ def train_both(tmp_path, files, runs, data="toy.npz", view="view.npz"):
     alone = [tmp_path / "alone" / run_id(r) for r in runs]
     for folder in packed + alone:
         folder.mkdir(parents=True)
-    results = train_pack(runs, files / data, files / view, packed, [f / "last.pt" for f in packed], device="cpu")
+    results = train_pack(runs, files / data, files / view, packed, [f / "last.pt" for f in packed], device="cpu",
+                         side_by_side=True)
     for run, folder in zip(runs, alone):
         train_run(run, files / data, files / view, folder, folder / "last.pt", device="cpu", progress=False)
     return packed, alone, results
@@ -104,6 +106,22 @@ def test_a_pack_of_sgd_runs_with_batchnorm_and_a_schedule_equals_the_runs_alone(
         assert_same(p, a)
 
 
+def test_on_a_cpu_a_pack_trains_its_runs_in_turn_bit_for_bit_as_alone(tmp_path, files):
+    runs = grid(BASE, lrs=(0.5,), seeds=(0, 1))
+    packed = [tmp_path / "pack" / run_id(r) for r in runs]
+    alone = [tmp_path / "alone" / run_id(r) for r in runs]
+    for folder in packed + alone:
+        folder.mkdir(parents=True)
+    results = train_pack(runs, files / "toy.npz", files / "view.npz", packed, [f / "last.pt" for f in packed],
+                         device="cpu")
+    for run, p, a, result in zip(runs, packed, alone, results):
+        train_run(run, files / "toy.npz", files / "view.npz", a, a / "last.pt", device="cpu", progress=False)
+        h_pack, m_pack = numbers(p)
+        h_alone, m_alone = numbers(a)
+        pd.testing.assert_frame_equal(h_pack, h_alone, check_exact=True)
+        assert m_pack == m_alone and result["run_id"] == p.name
+
+
 def test_a_packed_run_resumes_alone_and_a_finished_one_is_kept(tmp_path, files):
     runs = grid(BASE, lrs=(0.5,), seeds=(0, 1))
     folders = [tmp_path / run_id(r) for r in runs]
@@ -114,7 +132,7 @@ def test_a_packed_run_resumes_alone_and_a_finished_one_is_kept(tmp_path, files):
               progress=False)
     before = (folders[0] / "metrics.json").read_text()
     results = train_pack(runs, files / "toy.npz", files / "view.npz", folders, [f / "last.pt" for f in folders],
-                         device="cpu")
+                         device="cpu", side_by_side=True)
     assert results[0]["run_id"] == run_id(runs[0]) and results[1]["run_id"] == run_id(runs[1])
     assert json.loads(before)["test_acc1"] == json.loads((folders[0] / "metrics.json").read_text())["test_acc1"]
     # A packed run's checkpoint is the run's own: it holds one run's weights, and train_run resumes from it.

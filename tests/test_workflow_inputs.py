@@ -150,8 +150,9 @@ def test_make_clean_asks_or_takes_a_scale_and_keeps_tracked_files(tmp_path):
     assert sorted(p.name for p in (tmp_path / "results").iterdir()) == ["README.md"]
 
 
-@pytest.mark.parametrize("pack, jobs", [(True, {"train_pack": 5 * 2}), (False, {"train": 5 * 2 * 2 * 2})])
-def test_pack_false_trains_every_run_in_a_job_of_its_own(tmp_path, pack, jobs):
+@pytest.mark.parametrize("pack, jobs", [(True, {"train_pack": 5 * 2}), (False, {"train": 5 * 2 * 2 * 2}),
+                                       ("auto", {"train": 5 * 2 * 2 * 2})])  # auto packs on CUDA only
+def test_pack_false_or_auto_on_a_cpu_trains_every_run_in_a_job_of_its_own(tmp_path, pack, jobs):
     cfg = smoke_config(tmp_path, pack=pack)
     proc = snakemake(tmp_path, cfg, "-n", "results/smoke/massive-noise/groups/alpha-grid.csv")
     assert proc.returncode == 0, proc.stderr[-3000:]

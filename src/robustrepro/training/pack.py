@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, grad, vmap
 
+from robustrepro.compute.device import pick_device
 from robustrepro.packs import PACK_KEYS, packable, why_not_packable
 from robustrepro.runs import resolve
 from robustrepro.training.context import Batch, StepResult
@@ -41,7 +42,7 @@ _STATE = {"sgd": ("momentum_buffer",), "adadelta": ("square_avg", "acc_delta")}
 
 
 def _losses_and_grads(model: nn.Module):
-    """Per run: (params, buffers, x, y) -> (grads, (per-example losses, logits, new buffers))."""
+    """Per run: (params, buffers, x, y) -> (grads, (per-example losses, logits, new buffers)), stacked."""
 
     def loss(params, buffers, x, y):
         buffers = {k: v.clone() for k, v in buffers.items()}  # BatchNorm updates these in place
@@ -191,14 +192,21 @@ class Pack:
 
 
 def train_pack(runs: list[dict], prepared_path, view_path, out_dirs: list, checkpoint_paths: list,
-               device: str = "auto", threads: int | None = None, lock_timeout: float | None = None) -> list[dict]:
-    """Train packable `runs` side by side (each resumed from its own checkpoint where it may); returns
-    each run's metrics.json content, in order. Each run keeps its own lock, outputs and checkpoint,
-    written as train_run writes them, so a pack is resumed run by run, or its runs trained alone."""
+               device: str = "auto", threads: int | None = None, lock_timeout: float | None = None,
+               side_by_side: bool | None = None, progress: bool = False) -> list[dict]:
+    """Train packable `runs` (each resumed from its own checkpoint where it may); returns each run's
+    metrics.json content, in order. Each run keeps its own lock, outputs and checkpoint, written as
+    train_run writes them, so a pack is resumed run by run, or its runs trained alone.
+
+    side_by_side: in one Pack (the default on CUDA, where one small model leaves the device idle), or
+    one run after the other in this process (the default elsewhere: on a CPU the runs' steps are
+    compute-bound, vmap's batched convolutions are slower than plain ones and interleaving the runs
+    costs cache; Conv4 0.48x and 0.80x, MLP1 1.1x of the runs alone, six runs, one thread, so the pack
+    saves only each run's process start-up, and its runs' numbers are bit for bit their own alone)."""
     from contextlib import ExitStack
     from pathlib import Path
 
-    from robustrepro.compute.device import pick_device, set_threads
+    from robustrepro.compute.device import set_threads
     from robustrepro.compute.device_data import DeviceData
     from robustrepro.data.prepared import load_prepared
     from robustrepro.provenance import code_fingerprint
@@ -208,10 +216,17 @@ def train_pack(runs: list[dict], prepared_path, view_path, out_dirs: list, check
     from robustrepro.views import load_view
 
     runs = [resolve(r) for r in runs]
+    if side_by_side is None:
+        side_by_side = pick_device(device).type == "cuda"
     if not packable(runs):
         reasons = [why for why in map(why_not_packable, runs) if why]
         raise ValueError("these runs do not pack: " + (reasons[0] if reasons else
                          f"they differ in more than {', '.join(PACK_KEYS)}, or there are fewer than two"))
+    if not side_by_side:
+        from robustrepro.training.trainer import train_run
+
+        return [train_run(run, prepared_path, view_path, out_dir, path, device, threads, progress=progress,
+                          lock_timeout=lock_timeout) for run, out_dir, path in zip(runs, out_dirs, checkpoint_paths)]
     set_threads(threads)
     code = code_fingerprint()
     torch_device = pick_device(device)
