@@ -11,8 +11,13 @@ untimed ones, printed as model-examples per second (runs x batch x steps / secon
 - pack: all runs in one Pack (one vmapped forward, gradient and update per step);
 - alone: the robustrepro trainer, one run after the other (what each run's job does today, less
   the process start-up a job also pays);
-- seed loop: seed 003's own pattern, a per-item Dataset behind a shuffling DataLoader
-  (bench_trainer.dataloader_throughput), one run.
+- DataLoader loop: a per-item Dataset of normalised tensors behind a shuffling DataLoader
+  (bench_trainer.NormalisedItems and dataloader_throughput), one run;
+- seed loop: seed 003's own training set, one run through the same loop: torchvision's MNIST items
+  (uint8 -> PIL image -> ToTensor -> Normalize(0.5, 0.5), one item at a time) with alpha noisy
+  labels per image, each read from a shifted index's item as its NoisyLabelDataset reads it (which
+  converts that item's image too), batches of 128 from a shuffling DataLoader without workers.
+The issue's goal is the pack's model-examples per second at 20x the seed loop's.
 """
 
 from __future__ import annotations
@@ -22,7 +27,10 @@ import time
 from itertools import islice
 from pathlib import Path
 
+import numpy as np
 import torch
+
+from torch.utils.data import Dataset
 
 from bench_trainer import NormalisedItems, dataloader_throughput, mnist, sync, timed_steps
 from robustrepro.compute.device import device_name, pick_device, set_threads
@@ -34,6 +42,33 @@ from robustrepro.training.pack import Pack
 
 ROOT = Path(__file__).resolve().parents[1]
 LEARNING_RATES = (0.01, 0.05, 0.1, 0.5)
+
+
+class SeedNoisyLabels(Dataset):
+    """Seed 003's alpha training set over torchvision-style MNIST items (the module docstring)."""
+
+    def __init__(self, images, labels, alpha: int, seed: int = 0):
+        from torchvision import transforms
+
+        self.images = torch.from_numpy(images[:, 0])  # [N, 28, 28] uint8, as torchvision's MNIST holds it
+        self.labels = torch.as_tensor(labels)
+        self.alpha = alpha
+        self.shift = int(np.random.default_rng(seed).integers(0, len(images)))
+        self.transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))])
+
+    def item(self, i: int):
+        from PIL import Image
+
+        return self.transform(Image.fromarray(self.images[i].numpy())), int(self.labels[i])
+
+    def __len__(self) -> int:
+        return len(self.images) * (self.alpha + 1)
+
+    def __getitem__(self, idx: int):
+        x, y = self.item(idx // (self.alpha + 1))
+        if idx % (self.alpha + 1):
+            y = self.item((idx + self.shift) % len(self.images))[1]
+        return x, y
 
 
 def grid_runs(count: int, batch: int) -> list[dict]:
@@ -85,10 +120,14 @@ def main() -> None:
     packed = examples / pack_seconds(runs, prepared, view, device, args.steps, args.warmup)
     alone = examples / sum(timed_steps(Trainer(run, prepared, view, device), args.steps, args.warmup) for run in runs)
     dataset = NormalisedItems(prepared.train_x, view.train_indices, view.train_labels)
-    seed = dataloader_throughput(runs[0], prepared, dataset, device, args.steps, args.warmup, workers=0)
-    print(f"{'way':<34}{'model-examples/s':>18}{'pack is':>10}")
-    for name, rate in (("pack", packed), ("alone (robustrepro trainer)", alone), ("seed loop (DataLoader)", seed)):
-        print(f"{name:<34}{rate:>18.0f}{packed / rate:>9.2f}x", flush=True)
+    loop = dataloader_throughput(runs[0], prepared, dataset, device, args.steps, args.warmup, workers=0)
+    seed_set = SeedNoisyLabels(prepared.train_x, prepared.train_y, args.alpha)
+    seed = dataloader_throughput(runs[0], prepared, seed_set, device, args.steps, args.warmup, workers=0)
+    print(f"{'way':<44}{'model-examples/s':>18}{'pack is':>10}")
+    for name, rate in (("pack", packed), ("alone (robustrepro trainer)", alone),
+                       ("DataLoader loop (normalised tensor items)", loop),
+                       ("seed loop (torchvision items, NoisyLabelDataset)", seed)):
+        print(f"{name:<44}{rate:>18.0f}{packed / rate:>9.2f}x", flush=True)
 
 
 if __name__ == "__main__":

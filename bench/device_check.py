@@ -43,13 +43,13 @@ CIFAR_EPOCH = 50_000
 # Full sizes for a CUDA machine, and the reduced mode's (a CPU, or --quick), which only show that
 # every measurement runs: its numbers mean little.
 FULL = dict(batch=128, warmup=5, mlp_size=60_000, mlp_steps=2000, conv_steps=100, wrn_steps=50, width=1.0,
-            wrn_width=1.0, epoch_images=CIFAR_EPOCH, epoch_steps=None, busy_images=10_000, sbs_runs=720,
-            sbs_loop=100, repeats=3, cover=(50_000, 512), facility=(50_000, 200), attack=(128, 1.0, 10, 5),
-            reweight=(100, 1.0, 50), budget=450, cap=90, compile_cap=200)
+            wrn_width=1.0, epoch_images=CIFAR_EPOCH, epoch_steps=None, busy_images=10_000, pack_runs=12,
+            sbs_runs=720, sbs_loop=100, repeats=3, cover=(50_000, 512), facility=(50_000, 200),
+            attack=(128, 1.0, 10, 5), reweight=(100, 1.0, 50), budget=450, cap=90, compile_cap=200)
 QUICK = dict(batch=8, warmup=1, mlp_size=500, mlp_steps=10, conv_steps=2, wrn_steps=2, width=0.25,
-             wrn_width=0.1, epoch_images=256, epoch_steps=3, busy_images=128, sbs_runs=12, sbs_loop=3, repeats=1,
-             cover=(2000, 64), facility=(1000, 10), attack=(8, 0.25, 2, 1), reweight=(8, 0.25, 2),
-             budget=150, cap=40, compile_cap=120)
+             wrn_width=0.1, epoch_images=256, epoch_steps=3, busy_images=128, pack_runs=2, sbs_runs=12,
+             sbs_loop=3, repeats=1, cover=(2000, 64), facility=(1000, 10), attack=(8, 0.25, 2, 1),
+             reweight=(8, 0.25, 2), budget=150, cap=40, compile_cap=120)
 
 
 @dataclass
@@ -203,6 +203,27 @@ def busy_share(name: str, ctx: Context) -> Result:
                          f"kernel time (torch.profiler, union) / wall time {wall:.2f} s")
 
 
+def pack_throughput(ctx: Context) -> Result:
+    from bench_pack import SeedNoisyLabels, grid_runs, pack_seconds
+    from bench_trainer import dataloader_throughput, mnist
+    from robustrepro.noise import make_view
+
+    s = ctx.sizes
+    prepared, source = mnist(None, s["mlp_size"])
+    view = make_view(prepared.train_y, prepared.test_y, 10, {"noise": {"kind": "alpha", "alpha": 50}})
+    runs = grid_runs(s["pack_runs"], s["batch"])
+    steps = s["mlp_steps"] // 4  # a pack's step trains every run
+    ours = s["pack_runs"] * s["batch"] * steps / pack_seconds(runs, prepared, view, ctx.device, steps, s["warmup"])
+    try:
+        seed_set = SeedNoisyLabels(prepared.train_x, prepared.train_y, 50)
+    except ImportError as e:  # the seed's items are torchvision's
+        return Result(ours, f"{source}, {s['pack_runs']} runs of seed 003's grid point; no seed-loop ratio: {e}")
+    theirs = dataloader_throughput(runs[0], prepared, seed_set, ctx.device, steps, s["warmup"], workers=0)
+    return Result(ours, f"{source}, {s['pack_runs']} runs (lr x seed) of mlp1 at alpha 50, Adadelta, batch "
+                        f"{s['batch']}, {steps} steps, model-examples/s; ratio: pack / seed 003's loop (torchvision "
+                        "items, NoisyLabelDataset, DataLoader)", ours / theirs)
+
+
 # --- side by side, selection, attacks, reweight ------------------------------------------------------
 
 def side_by_side(ctx: Context) -> Result:
@@ -303,6 +324,8 @@ def checks(ctx: Context) -> list[Check]:
         *(Check(f"GPU busy share: {name}", "%", lambda name=name: busy_share(name, ctx), "training, eager",
                 "> 90 %", lambda r: r.value > 90, cuda_only=True)
           for name in ("resnet32", "resnet18")),
+        Check("pack: mlp1, alpha 50", "ex/s", lambda: pack_throughput(ctx), "bench_pack",
+              ">= 20x seed 003's loop", lambda r: r.ratio is not None and r.ratio >= 20),
         Check("side by side: perfect ordering", "runs/s", lambda: side_by_side(ctx), "bench_side_by_side"),
         Check("set cover", "s", lambda: set_cover(ctx), f"{s['cover'][0]:,} x {s['cover'][1]}",
               "< 1 s at 50,000 x 512", lambda r: r.value < 1),
