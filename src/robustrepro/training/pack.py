@@ -22,7 +22,9 @@ clustering or extra metrics, an epoch budget, no dropout (vmap refuses randomnes
 model) and an optimizer the pack implements. Anything else trains alone, as before.
 
 A packed run's results equal the same run trained alone up to float rounding of the batched
-kernels (tests/test_pack.py states the tolerance). Its wall time is the pack's.
+kernels (tests/test_pack.py states the tolerance). Its wall time is the pack's. On a CPU,
+where side by side is slower than the runs alone, `train_pack` trains the runs in turn instead
+(its docstring has the measurements).
 """
 
 from __future__ import annotations
