@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= all
 
-.PHONY: reproduce test env lint clean
+.PHONY: reproduce test test-fast env lint clean
 
 env: $(STAMP)
 
@@ -19,10 +19,16 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 reproduce: $(STAMP)
-	$(BIN)/python -m robustrepro snakemake --workflow-profile workflow/profiles/default --cores $(CORES) all
+	$(BIN)/python -m robustrepro snakemake --cores $(CORES) all
 
+# The full suite: what CI and the quick start run.
 test: $(STAMP)
 	$(BIN)/python -m pytest -ra
+
+# Every test that starts no Snakemake build and trains for seconds at most, each within 10 s
+# (tests/conftest.py): for every change while you work.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -ra -m "not slow"
 
 lint: $(STAMP)
 	$(BIN)/snakemake --lint

@@ -1,7 +1,8 @@
 # robustrepro: every table and figure of the reproduced papers is a file target.
 #   snakemake --cores all all                                  every target at config's scale
 #   snakemake --cores all results/smoke/massive-noise/figure1.pdf    one target
-#   snakemake --workflow-profile workflow/profiles/slurm all   on a SLURM cluster
+#   snakemake --workflow-profile profiles/slurm all   on a SLURM cluster
+# A plain `snakemake` here reads profiles/default (local settings: the GPU cap, light jobs in process).
 import sys
 from pathlib import Path
 

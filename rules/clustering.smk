@@ -5,23 +5,24 @@
 
 rule cluster:
     input:
-        one_line_errors(lambda wildcards: f"results/{wildcards.scale}/vectors/{lookup_cluster(wildcards)['vectors']}.npy"),
+        one_line_errors(lambda wildcards: paths.vectors(
+            wildcards.scale, PIPELINE.cover(wildcards.scale, wildcards.cluster_id)["vectors"])),
     output:
-        cover="results/{scale}/clusters/{cluster_id}.npz",
-        meta="results/{scale}/clusters/{cluster_id}.json",
+        cover=paths.cover("{scale}", "{cluster_id}"),
+        meta=paths.cover_meta("{scale}", "{cluster_id}"),
     conda:
         ENV
     log:
-        "results/{scale}/logs/cluster/{cluster_id}.log",
+        paths.log("{scale}", "cluster", "{cluster_id}"),
     threads: config["threads"]
     resources:
-        gpu=gpus_per_job(),
+        gpu=gpus_per_job(config["device"]),
         mem_mb=16000,
         runtime=60,
     params:
         fineness=lambda wildcards: [
-            arg for key, value in CLUSTERS[wildcards.cluster_id]["spec"].items() if key in ("radius", "share")
-            for arg in (f"--{key}", str(value))
+            arg for key, value in PIPELINE.cover(wildcards.scale, wildcards.cluster_id)["spec"].items()
+            if key in ("radius", "share") for arg in (f"--{key}", str(value))
         ],
         device=config["device"],
     shell:

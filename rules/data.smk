@@ -3,14 +3,14 @@
 
 rule download:
     output:
-        "resources/downloads/{dataset}.json",
+        paths.download_manifest("{dataset}"),
     conda:
         ENV
     log:
-        "resources/logs/download/{dataset}.log",
+        paths.resource_log("download", "{dataset}"),
     localrule: True
     params:
-        args=fetch_args(),
+        args=rr_config.fetch_args(config["data"]),
         progress="" if config.get("progress", True) else "--no-progress",
     shell:
         "python -m robustrepro fetch --dataset {wildcards.dataset:q} {params.args:q} {params.progress} "
@@ -19,15 +19,15 @@ rule download:
 
 rule prepare:
     input:
-        manifest_of,
+        prepare_inputs,
     output:
-        npz=f"{PREPARED}/{{dataset}}.npz",
+        npz=paths.prepared(PREPARED, "{dataset}"),
         # Its size and sha256 (robustrepro.data.prepared), checked when the npz is loaded.
-        record=f"{PREPARED}/{{dataset}}.npz{rr_prepared.RECORD_SUFFIX}",
+        record=paths.prepared(PREPARED, "{dataset}") + rr_prepared.RECORD_SUFFIX,
     conda:
         ENV
     log:
-        "resources/logs/prepare/{dataset}.log",
+        paths.resource_log("prepare", "{dataset}"),
     resources:
         mem_mb=4000,
         runtime=30,

@@ -4,26 +4,30 @@
 
 rule evaluate:
     input:
-        unpack(one_line_errors(evaluate_inputs)),
+        unpack(evaluate_inputs),
     output:
-        "results/{scale}/evals/{eval_id}.json",
+        paths.evaluation("{scale}", "{eval_id}"),
     conda:
         ENV
     log:
-        "results/{scale}/logs/evaluate/{eval_id}.log",
-    # Cluster profiles bundle evaluations as they bundle training runs (workflow/profiles/slurm).
+        paths.log("{scale}", "evaluate", "{eval_id}"),
+    # Cluster profiles bundle evaluations as they bundle training runs (profiles/slurm).
     group:
         "eval-bundle"
     threads: config["threads"]
     resources:
-        gpu=gpus_per_job(),
+        gpu=gpus_per_job(config["device"]),
         mem_mb=8000,
         runtime=lambda wildcards: EVAL_RUNTIME[wildcards.scale],
     params:
-        run=one_line_errors(lambda wildcards: json.dumps(evaluated_run(wildcards)[1], sort_keys=True)),
-        spec=lambda wildcards: json.dumps(EVALS[wildcards.scale][wildcards.eval_id]["spec"], sort_keys=True),
+        run=lambda wildcards: json.dumps(
+            PIPELINE.run(wildcards.scale, PIPELINE.evaluation(wildcards.scale, wildcards.eval_id)["run_id"]),
+            sort_keys=True),
+        spec=lambda wildcards: json.dumps(PIPELINE.evaluation(wildcards.scale, wildcards.eval_id)["spec"],
+                                          sort_keys=True),
         # The snapshots sit beside the run's checkpoint; the spec names which one (see train.smk).
-        checkpoint=lambda wildcards: f"results/{wildcards.scale}/checkpoints/{EVALS[wildcards.scale][wildcards.eval_id]['run_id']}.pt",
+        checkpoint=lambda wildcards: paths.checkpoint(
+            wildcards.scale, PIPELINE.evaluation(wildcards.scale, wildcards.eval_id)["run_id"]),
         device=config["device"],
         flags=[] if config.get("progress", True) else ["--no-progress"],
     shell:

@@ -4,28 +4,28 @@
 
 rule extract:
     input:
-        unpack(one_line_errors(extract_inputs)),
+        unpack(extract_inputs),
     output:
-        vectors="results/{scale}/vectors/{vectors_id}.npy",
-        meta="results/{scale}/vectors/{vectors_id}.json",
+        vectors=paths.vectors("{scale}", "{vectors_id}"),
+        meta=paths.vectors_meta("{scale}", "{vectors_id}"),
     conda:
         ENV
     log:
-        "results/{scale}/logs/extract/{vectors_id}.log",
+        paths.log("{scale}", "extract", "{vectors_id}"),
     threads: config["threads"]
     resources:
-        gpu=gpus_per_job(),
+        gpu=gpus_per_job(config["device"]),
         mem_mb=16000,
         runtime=60,
     params:
         # Snapshots sit beside the source run's checkpoint, outside the declared outputs (see train.smk).
-        checkpoint=lambda wildcards: (
-            f"results/{wildcards.scale}/checkpoints/{VECTORS[wildcards.vectors_id]['spec']['source']}.pt"
-        ),
+        checkpoint=lambda wildcards: paths.checkpoint(
+            wildcards.scale, PIPELINE.vectors(wildcards.scale, wildcards.vectors_id)["spec"]["source"]),
         snapshots=lambda wildcards: [
-            arg for tag in VECTORS[wildcards.vectors_id]["spec"]["checkpoints"] for arg in ("--snapshot", str(tag))
+            arg for tag in PIPELINE.vectors(wildcards.scale, wildcards.vectors_id)["spec"]["checkpoints"]
+            for arg in ("--snapshot", str(tag))
         ],
-        kind=lambda wildcards: VECTORS[wildcards.vectors_id]["spec"]["space"],
+        kind=lambda wildcards: PIPELINE.vectors(wildcards.scale, wildcards.vectors_id)["spec"]["space"],
         device=config["device"],
     shell:
         "python -m robustrepro extract --checkpoint {params.checkpoint:q} {params.snapshots:q} --data {input.data:q} "

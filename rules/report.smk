@@ -1,53 +1,44 @@
-# Reported vs reproduced numbers with the claims checked, and an index of every target.
+# Reported vs reproduced numbers with the claims checked, and an index of every target (both
+# built inside Snakemake, robustrepro.inprocess).
 
 
 rule comparison:
     input:
         paper_groups,
     output:
-        tex="results/{scale}/{paper}/comparison.tex",
+        tex=paths.target_file("{scale}", "{paper}", "comparison", ".tex"),
         csv=report(
-            "results/{scale}/{paper}/comparison.csv",
+            paths.target_file("{scale}", "{paper}", "comparison", ".csv"),
             caption="../workflow/report/comparison.rst",
             category="{paper}",
             subcategory="{scale} scale",
             labels={"target": "comparison", "kind": "table"},
         ),
         claims=report(
-            "results/{scale}/{paper}/claims.csv",
+            paths.target_file("{scale}", "{paper}", "claims", ".csv"),
             caption="../workflow/report/claims.rst",
             category="{paper}",
             subcategory="{scale} scale",
             labels={"target": "claims", "kind": "table"},
         ),
-        claims_tex="results/{scale}/{paper}/claims.tex",
+        claims_tex=paths.target_file("{scale}", "{paper}", "claims", ".tex"),
     log:
-        "results/{scale}/logs/targets/{paper}-comparison.log",
+        paths.log("{scale}", "targets", "{paper}-comparison"),
     localrule: True
-    conda:
-        ENV
-    params:
-        papers=PAPER_MODULE_ARGS,
-    shell:
-        "python -m robustrepro compare --paper {wildcards.paper:q} --scale {wildcards.scale:q} "
-        "--results-dir results/{wildcards.scale:q}/{wildcards.paper:q} {params.papers:q} --groups {input:q} "
-        "> {log:q} 2>&1"
+    run:
+        in_process(log[0], light_jobs.comparison, PAPERS[wildcards.paper], wildcards.scale, list(input))
 
 
 rule index:
     input:
-        one_line_errors(lambda wildcards: [f for p in PAPERS.values() for f in paper_outputs(lookup_scale(wildcards), p)]),
+        one_line_errors(lambda wildcards: all_targets(wildcards.scale).files()),
     output:
-        "results/{scale}/index.md",
+        paths.index("{scale}"),
     log:
-        "results/{scale}/logs/index.log",
+        paths.log("{scale}", "index", "index"),
     localrule: True
-    conda:
-        ENV
     params:
         # Targets left out for missing data, with why: the index lists them.
-        skipped=lambda wildcards: json.dumps(all_skipped(wildcards.scale), sort_keys=True),
-        papers=PAPER_MODULE_ARGS,
-    shell:
-        "python -m robustrepro index --scale {wildcards.scale:q} --skipped {params.skipped:q} {params.papers:q} "
-        "--out {output:q} > {log:q} 2>&1"
+        skipped=lambda wildcards: all_targets(wildcards.scale).all_skipped(),
+    run:
+        in_process(log[0], light_jobs.index, list(PAPERS.values()), wildcards.scale, output[0], params.skipped)

@@ -4,30 +4,28 @@
 
 rule train:
     input:
-        data=one_line_errors(lambda wildcards: prepared_path(lookup_run(wildcards)["dataset"])),
-        view=one_line_errors(lambda wildcards: f"results/{wildcards.scale}/views/{view_id(lookup_run(wildcards))}.npz"),
-        clustering=clustering_of,
+        unpack(run_inputs),
     output:
-        metrics="results/{scale}/runs/{run_id}/metrics.json",
-        history="results/{scale}/runs/{run_id}/history.csv",
+        metrics=paths.metrics("{scale}", "{run_id}"),
+        history=paths.history("{scale}", "{run_id}"),
     conda:
         ENV
     log:
-        "results/{scale}/logs/train/{run_id}.log",
-    # Cluster profiles bundle many short runs into one job (workflow/profiles/slurm). A run on a
+        paths.log("{scale}", "train", "{run_id}"),
+    # Cluster profiles bundle many short runs into one job (profiles/slurm). A run on a
     # set cover waits for its source run's extract and cluster jobs, so it bundles apart.
     group:
-        lambda wildcards: "train-on-cover" if lookup_run(wildcards).get("clustering") else "train-bundle"
+        lambda wildcards: "train-on-cover" if PIPELINE.run(wildcards.scale, wildcards.run_id).get("clustering") else "train-bundle"
     threads: config["threads"]
     resources:
-        gpu=gpus_per_job(),
+        gpu=gpus_per_job(config["device"]),
         mem_mb=8000,
         runtime=lambda wildcards: TRAIN_RUNTIME[wildcards.scale],
     params:
-        run=lambda wildcards: json.dumps(lookup_run(wildcards), sort_keys=True),
-        checkpoint="results/{scale}/checkpoints/{run_id}.pt",
+        run=lambda wildcards: json.dumps(PIPELINE.run(wildcards.scale, wildcards.run_id), sort_keys=True),
+        checkpoint=paths.checkpoint("{scale}", "{run_id}"),
         device=config["device"],
-        out="results/{scale}/runs/{run_id}",
+        out=paths.run_dir("{scale}", "{run_id}"),
         flags=lambda wildcards, input: (
             (["--compile"] if config.get("compile") else [])
             + ([] if config.get("progress", True) else ["--no-progress"])
@@ -42,29 +40,28 @@ rule train:
 # A pack: the runs of one grid point that differ only in seed and lr, trained side by side in one
 # job (robustrepro.training.pack). Each run still gets its own folder, outputs and checkpoint, as
 # rule train writes them; the job's declared output is the pack's record, which stands for its
-# runs in the rules that read them (metrics_path). Packs bundle on a cluster like single runs.
+# runs in the rules that read them (Pipeline.finished_file). Packs bundle on a cluster like runs.
 rule train_pack:
     input:
-        data=one_line_errors(lambda wildcards: prepared_path(lookup_pack(wildcards)[0]["dataset"])),
-        view=one_line_errors(lambda wildcards: f"results/{wildcards.scale}/views/{view_id(lookup_pack(wildcards)[0])}.npz"),
+        unpack(pack_inputs),
     output:
-        "results/{scale}/packs/{pack_id}.json",
+        paths.pack_record("{scale}", "{pack_id}"),
     conda:
         ENV
     log:
-        "results/{scale}/logs/train/{pack_id}.log",
+        paths.log("{scale}", "train", "{pack_id}"),
     group:
         "train-bundle"
     threads: config["threads"]
     resources:
-        gpu=gpus_per_job(),
+        gpu=gpus_per_job(config["device"]),
         mem_mb=8000,
         # Its runs train together: a pack may take as long as its runs one after another.
-        runtime=lambda wildcards: TRAIN_RUNTIME[wildcards.scale] * len(lookup_pack(wildcards)),
+        runtime=lambda wildcards: TRAIN_RUNTIME[wildcards.scale] * len(PIPELINE.pack(wildcards.scale, wildcards.pack_id)),
     params:
-        runs=lambda wildcards: json.dumps(lookup_pack(wildcards), sort_keys=True),
-        runs_root="results/{scale}/runs",
-        checkpoints="results/{scale}/checkpoints",
+        runs=lambda wildcards: json.dumps(PIPELINE.pack(wildcards.scale, wildcards.pack_id), sort_keys=True),
+        runs_root=paths.runs_root("{scale}"),
+        checkpoints=paths.checkpoints_root("{scale}"),
         device=config["device"],
     shell:
         "python -m robustrepro train-pack --runs {params.runs:q} --data {input.data:q} --view {input.view:q} "

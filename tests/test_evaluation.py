@@ -250,7 +250,7 @@ def test_a_smoke_run_under_pgd_builds_through_snakemake_and_a_rerun_does_nothing
 def test_the_slurm_profile_bundles_evaluations_apart_from_training(tmp_path):
     modules = write_paper_module(tmp_path / "modules")
     cfg = smoke_config(tmp_path, seeds=[0, 1], paper_modules=["eval_demo_paper"])
-    proc = _snakemake(tmp_path, cfg, modules, "--workflow-profile", str(ROOT / "workflow" / "profiles" / "slurm"),
+    proc = _snakemake(tmp_path, cfg, modules, "--workflow-profile", str(ROOT / "profiles" / "slurm"),
                       "--dry-run", "results/smoke/eval-demo/table2_1.tex")
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]

@@ -27,7 +27,7 @@ from robustrepro.runs import resolve, run_id
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
-PROFILE = ROOT / "workflow" / "profiles" / "slurm"
+PROFILE = ROOT / "profiles" / "slurm"
 PAPER = "massive-noise"  # its smoke targets: 20 runs, a couple of minutes on SLURM (robust to papers added)
 # "Job <snakemake job> has been submitted with SLURM jobid <id> (log: <SLURM log>)"
 SUBMITTED = re.compile(r"Job (\S+) has been submitted with SLURM jobid (\d+) \(log: (\S+)\)")

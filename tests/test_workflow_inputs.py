@@ -115,6 +115,14 @@ def _images_paper(tmp_path, monkeypatch):
     return smoke_config(tmp_path, seeds=[0], paper_modules=["images_demo_paper"])
 
 
+def _job_inputs(dry_run_output: str, rule: str) -> list[str]:
+    """The input files of the one job of `rule` in a dry run's listing."""
+    blocks = re.split(r"^(?=(?:local)?rule \w+:)", dry_run_output, flags=re.M)
+    [block] = [b for b in blocks if re.match(rf"(?:local)?rule {rule}:", b)]
+    found = re.search(r"^\s+input: (.*)$", block, re.M)
+    return found.group(1).split(", ") if found else []
+
+
 def test_a_target_that_reads_images_needs_its_groups_prepared_dataset_and_no_runs(tmp_path, monkeypatch):
     cfg = _images_paper(tmp_path, monkeypatch)
     npz = tmp_path / "prepared" / "synthetic-mnist.npz"  # the smoke stand-in of the group's mnist
@@ -122,11 +130,12 @@ def test_a_target_that_reads_images_needs_its_groups_prepared_dataset_and_no_run
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
     assert "rule prepare:" in out and "rule train:" not in out and "rule collect:" not in out, out[-3000:]
-    assert f"--images {npz}" in out, out[-3000:]
-    # A target without images is built as before: from its groups' CSVs, with no --images.
+    assert _job_inputs(proc.stdout, "figure") == [str(npz)], out[-3000:]
+    # A target without images is built as before: from its groups' CSVs, and no prepared dataset.
     proc = snakemake(tmp_path, cfg, "-n", "-p", "results/smoke/images-demo/table1.tex")
     out = proc.stdout + proc.stderr
-    assert proc.returncode == 0 and "rule collect:" in out and "--images" not in out, out[-3000:]
+    assert proc.returncode == 0 and "rule collect:" in out, out[-3000:]
+    assert _job_inputs(proc.stdout, "table") == ["results/smoke/images-demo/groups/g.csv"], out[-3000:]
     # Built for real in the suite's smoke build: ordering-augment's figure3_3 (tests/test_cascading_sum_paper.py).
 
 

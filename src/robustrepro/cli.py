@@ -134,44 +134,32 @@ def _evaluate(args) -> None:
 
 def _collect(args) -> None:
     from robustrepro.papers import load
-    from robustrepro.report.results import collect
+    from robustrepro.report import jobs
 
-    table = collect(load(args.paper, args.paper_module), args.group, args.scale, args.seeds, args.runs_root,
-                    args.evals_root)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(args.out, index=False)
-    logging.info("%s/%s: %d runs collected", args.paper, args.group, len(table))
+    jobs.group_csv(load(args.paper, args.paper_module), args.group, args.scale, args.seeds, args.out,
+                   args.runs_root, args.evals_root)
 
 
 def _target(args) -> None:
     from robustrepro.papers import load
-    from robustrepro.report.targets import build_target
+    from robustrepro.report import jobs
 
-    prefix = build_target(load(args.paper, args.paper_module), args.target, args.scale, Path(args.results_dir),
-                          Path(args.runs_root), Path(args.images) if args.images else None)
-    logging.info("built %s", prefix)
+    jobs.target(load(args.paper, args.paper_module), args.target, args.scale, args.images, args.results_dir,
+                args.runs_root)
 
 
 def _compare(args) -> None:
-    import pandas as pd
-
     from robustrepro.papers import load
-    from robustrepro.report.comparison import write_comparison
+    from robustrepro.report import jobs
 
-    paper = load(args.paper, args.paper_module)
-    out = Path(args.results_dir)
-    # The groups built (a group whose data is missing here has no CSV: its numbers show as not run).
-    csvs = args.groups if args.groups is not None else [out / "groups" / f"{g.name}.csv" for g in paper.groups]
-    results = {Path(path).stem: pd.read_csv(path) for path in csvs}
-    write_comparison(paper, results, args.scale, out)
-    logging.info("wrote %s", out / "comparison.tex")
+    jobs.comparison(load(args.paper, args.paper_module), args.scale, args.groups, args.results_dir)
 
 
 def _index(args) -> None:
     from robustrepro.papers import all_papers
-    from robustrepro.report.index import write_index
+    from robustrepro.report import jobs
 
-    write_index(all_papers(args.paper_module), args.scale, Path(args.out), skipped=json.loads(args.skipped))
+    jobs.index(all_papers(args.paper_module), args.scale, args.out, json.loads(args.skipped))
 
 
 def parser() -> argparse.ArgumentParser:

@@ -118,3 +118,11 @@ SCALE_SEEDS = {"smoke": [0], "quick": [0, 1], "paper": [0, 1, 2]}
 
 def seeds(config: dict) -> list[int]:
     return config.get("seeds") or SCALE_SEEDS[config["scale"]]
+
+
+def fetch_args(data: dict) -> list[str]:
+    """config's data options as `robustrepro fetch` arguments, a list so that each item gets quoted."""
+    args = ["--root", data["root"]]
+    for root in data.get("shared_roots", []):
+        args += ["--shared-root", root]
+    return args + (["--mirror", data["mirror"]] if data.get("mirror") else [])

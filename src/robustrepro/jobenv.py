@@ -27,3 +27,17 @@ def expose_package(source_dir: str) -> None:
 def visible_gpus() -> int:
     """NVIDIA GPUs this machine exposes, found without importing torch (the workflow parses often)."""
     return len(glob.glob("/dev/nvidia[0-9]*"))
+
+
+def device_kind(setting: str) -> str:
+    """The device that config's `device` means on this machine: cuda or cpu (auto: cuda where a GPU is)."""
+    if setting == "auto":
+        return "cuda" if visible_gpus() else "cpu"
+    return setting
+
+
+def gpus_per_job(setting: str) -> int:
+    """The GPUs a training job asks for: `device: cuda` asks for one (set it on a cluster); auto asks
+    only where one is visible here, so a CPU-only machine runs jobs side by side. The default profile
+    caps the total at the GPUs the machine has."""
+    return int(device_kind(setting) == "cuda")

@@ -19,6 +19,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from robustrepro import paths
 from robustrepro.data.registry import DATASETS, DatasetInfo
 from robustrepro.data.download import mirror_url
 from robustrepro.data.synthetic import synthetic_sizes
@@ -228,3 +229,85 @@ def format_plan(scale: str, papers: list[PaperPlan], datasets: dict[str, Availab
                 names = [t for t, why in p.skipped.items() if f"needs {dataset}:" in why]
                 lines.append(f"    {p.slug} (needs {dataset}): {', '.join(names)}")
     return "\n".join(lines)
+
+
+def _probe_here(url: str) -> bool:
+    """Whether a dry run may probe `url`: files on this machine, never the network."""
+    return url.startswith("file:")
+
+
+class AllTargets:
+    """What `all` builds at a scale: every target whose runs' data can be had here, and why each
+    other one is left out. A build probes each missing dataset's download URL once (PROBE_TIMEOUT_S);
+    a dry run probes no network URL and counts such a dataset as to be downloaded."""
+
+    def __init__(self, pipeline, scale: str, data: dict, prepared: str, dry_run: bool = False):
+        self.pipeline, self.scale, self.data, self.prepared = pipeline, scale, data, prepared
+        runs = pipeline.scale(scale).runs
+        names = sorted({run["dataset"] for run in runs.values()})
+        self.datasets = {name: self._availability(DATASETS[name], dry_run) for name in names}
+
+    def _availability(self, info: DatasetInfo, dry_run: bool) -> Availability:
+        found = availability(info, self.data, self.prepared, probe=False)
+        if found.ok or not dry_run:
+            return found if found.ok else availability(info, self.data, self.prepared)
+        raw = info.files[0]
+        url = mirror_url(self.data["mirror"], raw) if self.data.get("mirror") else raw.urls[0]
+        if _probe_here(url):
+            return availability(info, self.data, self.prepared)
+        return Availability(info.name, True, f"to download from {url.rsplit('/', 1)[0]}/ (not probed: dry run)")
+
+    def groups(self, slug: str) -> tuple[tuple[str, ...], dict[str, str]]:
+        """The run groups of a paper whose datasets can all be had, and why each other one cannot."""
+        ready, missing = [], {}
+        for group in self.pipeline.papers[slug].groups:
+            datasets = self.pipeline.group_datasets(self.scale, slug, group.name)
+            absent = [d for d in datasets if not self.datasets[d].ok]
+            if absent:
+                missing[group.name] = "; ".join(f"needs {d}: {self.datasets[d].how}; to get it: {self.datasets[d].fix}"
+                                                for d in absent)
+            else:
+                ready.append(group.name)
+        return tuple(ready), missing
+
+    def skipped(self, slug: str) -> dict[str, str]:
+        """Targets of a paper left out of `all` (and of the index's inputs), with why."""
+        ready, missing = self.groups(slug)
+        needs = {t.name: [*t.groups, *([t.images] if t.images else [])] for t in self.pipeline.papers[slug].targets}
+        return {name: next(missing[g] for g in groups if g in missing)
+                for name, groups in needs.items() if not set(groups) <= set(ready)}
+
+    def all_skipped(self) -> dict[str, str]:
+        return {f"{slug}/{target}": why for slug in self.pipeline.papers for target, why in self.skipped(slug).items()}
+
+    def paper_outputs(self, slug: str) -> list[str]:
+        """Every file of a paper that can be built here: its targets whose data can be had, and its
+        comparison and claims (over the groups that can be built; the rest show as not run)."""
+        skipped = self.skipped(slug)
+        out = [paths.target_file(self.scale, slug, t.name, ext) for t in self.pipeline.papers[slug].targets
+               if t.name not in skipped for ext in t.outputs()]
+        return out + [paths.target_file(self.scale, slug, name, ext)
+                      for name, ext in (("comparison", ".tex"), ("comparison", ".csv"), ("claims", ".csv"))]
+
+    def files(self) -> list[str]:
+        return [f for slug in self.pipeline.papers for f in self.paper_outputs(slug)]
+
+    def text(self, jobs: int) -> str:
+        """The plan printed before anything runs: runs per paper, data, and the estimated time."""
+        plans, todo = [], []
+        for slug, paper in self.pipeline.papers.items():
+            ready, _ = self.groups(slug)
+            rows = paper.runs(self.scale, self.pipeline.seeds)
+            ids = {r["run_id"]: r["run"] for r in rows if r["group"] in ready}
+            waiting = {rid: run for rid, run in ids.items()
+                       if not Path(self.pipeline.finished_file(self.scale, rid)).is_file()}
+            todo += waiting.values()
+            datasets = sorted({r["run"]["dataset"] for r in rows})
+            plans.append(PaperPlan(slug, len(ids), len(waiting), datasets, self.skipped(slug)))
+        device = self.pipeline.device
+        factor, basis = calibration(finished_runs(paths.RESULTS), device)
+        unique = list({json.dumps(run, sort_keys=True): run for run in todo}.values())
+        seconds = estimate_seconds(unique, device, factor, jobs)
+        estimate = (f"{describe_seconds(seconds)} for {len(unique)} run(s) on {device} with {jobs} job(s) at once "
+                    f"({basis})")
+        return format_plan(self.scale, plans, self.datasets, estimate)

@@ -111,6 +111,12 @@ def check_writable(path: str | Path) -> None:
     _state(Path(path))
 
 
+def check_prepared(path: str | Path) -> None:
+    """UserError if the file at a prepared path is not the harness's; reads, changes nothing
+    (the workflow asks this of every dataset when it is parsed, dry runs included)."""
+    _state(Path(path))
+
+
 def vet_prepared(path: str | Path) -> str | None:
     """The workflow's parse-time check of a prepared file it may write (before Snakemake deletes it).
 

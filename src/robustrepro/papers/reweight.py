@@ -88,6 +88,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from robustrepro import paths
 from robustrepro.analysis.figures import new_figure
 from robustrepro.analysis.stats import mean_std
 from robustrepro.errors import UserError
@@ -340,7 +341,7 @@ def used_configs(ctx, group: str) -> tuple[dict, dict, list[int]]:
         rows = runs[runs[STEP] == method].sort_values("seed")
         if rows.empty:
             raise UserError(f"group {group} has no {METHODS[method]} run in its results; rebuild its group CSV")
-        path = Path(ctx.runs_root) / rows["run_id"].iloc[0] / "metrics.json"
+        path = Path(ctx.runs_root) / rows["run_id"].iloc[0] / paths.METRICS
         configs[method] = json.loads(path.read_text())["provenance"]["run"]
     path = Path(ctx.runs_root).parent / "views" / f"{view_id(configs[BASELINE])}.json"
     if not path.is_file():

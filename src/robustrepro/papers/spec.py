@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterable
 
 from robustrepro.errors import UserError, unknown_choice
 from robustrepro.evaluation.spec import (check_name, check_snapshot, evaluation_id, merge_evaluation,
@@ -249,12 +249,12 @@ class Paper:
                              "eval_id": evaluation_id(row["run_id"], spec), "spec": spec})
         return rows
 
-    def validate(self) -> None:
+    def validate(self, scales: Iterable[str] = SCALES) -> None:
         """Raise a one-line UserError naming the first inconsistency of this spec.
 
-        The workflow calls it for every paper when it is parsed, so a mistake in a spec (a
-        target of an unknown group, a name no rule builds, a run config that does not resolve)
-        stops the build before any job runs."""
+        The workflow calls it for every paper at the configured scale when it is parsed, so a
+        mistake in a spec (a target of an unknown group, a name no rule builds, a run config that
+        does not resolve) stops the build before any job runs; the tests check every scale."""
         def fail(message: str):
             raise UserError(f"paper {self.slug}: {message}")
 
@@ -298,7 +298,7 @@ class Paper:
                 fail(f"claim {c.name} reads the histories of unknown run groups {', '.join(unknown)}")
             if unknown := sorted(set(c.step_logs) - known):
                 fail(f"claim {c.name} reads the step logs of unknown run groups {', '.join(unknown)}")
-        for scale in SCALES:
+        for scale in scales:
             for g in self.groups:
                 try:
                     for _, run in g.points(scale, [0]):

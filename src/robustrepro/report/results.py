@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from robustrepro import paths
 from robustrepro.errors import UserError
 from robustrepro.papers.spec import Paper
 
@@ -30,7 +31,7 @@ def collect(paper: Paper, group: str, scale: str, seeds: list[int], runs_root: s
     for row in paper.runs(scale, seeds):
         if row["group"] != group:
             continue
-        path = Path(runs_root) / row["run_id"] / "metrics.json"
+        path = Path(runs_root) / row["run_id"] / paths.METRICS
         if not path.is_file():
             raise UserError(f"{path} is missing: run {row['run_id']} has not finished; build it first")
         metrics = json.loads(path.read_text())
@@ -58,7 +59,7 @@ def _evaluation_columns(evaluation: dict, evals_root: Path, taken: dict) -> dict
     return columns
 
 
-def histories(results: pd.DataFrame, runs_root: str | Path, coords: list[str], log: str = "history.csv") -> pd.DataFrame:
+def histories(results: pd.DataFrame, runs_root: str | Path, coords: list[str], log: str = paths.HISTORY) -> pd.DataFrame:
     """Every run's history.csv (or `log`: "steps.csv", the per-step log) stacked, each row tagged
     with the run's coordinates and seed."""
     frames = []

@@ -50,6 +50,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from robustrepro import paths
 from robustrepro.compute.device import device_name, pick_device
 from robustrepro.compute.device_data import DeviceData
 from robustrepro.data.prepared import load_prepared
@@ -399,14 +400,14 @@ def train_orderings(run: dict, prepared_path, view_path, out_dir, checkpoint_pat
             log.info("run %s: the process we waited for finished it; keeping its results", rid)
             return _write_results(experiment, out_dir)
         stale = [f"its run finished (after epoch {state['epoch']}) and its outputs are gone or a rebuild was forced"]
-    (out_dir / "metrics.json").unlink(missing_ok=True)
+    (out_dir / paths.METRICS).unlink(missing_ok=True)
     if state is not None and not stale:
         experiment.load_state_dict(state)
         log.info("run %s: resuming from %s after epoch %d", rid, checkpoint_path, experiment.epoch)
     else:
         if state is not None:
             log.info("run %s: not resuming %s, training from scratch: %s", rid, checkpoint_path, "; ".join(stale))
-        for name in ("history.csv", "orderings.csv"):
+        for name in (paths.HISTORY, "orderings.csv"):
             (out_dir / name).unlink(missing_ok=True)
         log.info("run %s: every order of %d batches (%d per run) for %d epochs, keeping %d runs per epoch, on %s",
                  rid, experiment.n, experiment.orders, experiment.epochs, experiment.config["keep"],
@@ -425,12 +426,12 @@ def train_orderings(run: dict, prepared_path, view_path, out_dir, checkpoint_pat
 
 
 def _write_logs(experiment: Experiment, out_dir: Path) -> None:
-    write_history(out_dir / "history.csv", experiment.history, HISTORY_COLUMNS)
+    write_history(out_dir / paths.HISTORY, experiment.history, HISTORY_COLUMNS)
     write_history(out_dir / "orderings.csv", experiment.ordering_rows(), ORDERING_COLUMNS)
 
 
 def _write_results(experiment: Experiment, out_dir: Path) -> dict:
     metrics = experiment.summary()
     _write_logs(experiment, out_dir)
-    write_metrics(out_dir / "metrics.json", metrics)
+    write_metrics(out_dir / paths.METRICS, metrics)
     return metrics

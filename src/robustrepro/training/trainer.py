@@ -27,6 +27,7 @@ from typing import Callable, Iterable
 import torch
 from tqdm import tqdm
 
+from robustrepro import paths
 from robustrepro.data.prepared import Prepared, load_prepared
 from robustrepro.errors import UserError
 from robustrepro.models import build_model
@@ -509,7 +510,7 @@ def open_run(run: dict, prepared: Prepared, view: View, torch_device: torch.devi
         # finished was forced (--forcerun, -F) or lost its metrics.json: it must train again.
         stale = [f"its run finished (after epoch {state['epoch']}) and its outputs are gone or a rebuild was forced"]
     # A metrics.json here describes other weights than those this session is about to train.
-    (out_dir / "metrics.json").unlink(missing_ok=True)
+    (out_dir / paths.METRICS).unlink(missing_ok=True)
     if state is not None and not stale:
         trainer.load_state_dict(state)
         within = f", step {trainer.step_in_epoch} of epoch {trainer.epoch + 1}" if trainer.step_in_epoch else ""
@@ -568,7 +569,7 @@ def _checkpoint_within_epochs(trainer: Trainer, checkpoint_path: Path, seconds: 
 
 
 def _write_logs(trainer: Trainer, out_dir: Path) -> None:
-    write_history(out_dir / "history.csv", trainer.history)
+    write_history(out_dir / paths.HISTORY, trainer.history)
     if trainer.step_log is not None:
         write_history(out_dir / "steps.csv", trainer.step_log.flush(), trainer.step_log.columns)
 
@@ -576,7 +577,7 @@ def _write_logs(trainer: Trainer, out_dir: Path) -> None:
 def _write_results(trainer: Trainer, out_dir: Path) -> dict:
     metrics = trainer.summary()
     _write_logs(trainer, out_dir)
-    write_metrics(out_dir / "metrics.json", metrics)
+    write_metrics(out_dir / paths.METRICS, metrics)
     return metrics
 
 
@@ -585,5 +586,5 @@ def _remove_stale_outputs(trainer: Trainer, checkpoint_path: Path, out_dir: Path
     and extraction must not read another training's snapshots."""
     for tag in [*sorted(trainer.snapshots), "best", "final"]:
         snapshot_path(checkpoint_path, tag).unlink(missing_ok=True)
-    (out_dir / "history.csv").unlink(missing_ok=True)
+    (out_dir / paths.HISTORY).unlink(missing_ok=True)
     (out_dir / "steps.csv").unlink(missing_ok=True)
