@@ -1,11 +1,15 @@
-"""Shared test helpers: where the repo and ../shared/data are, and running snakemake for real."""
+"""Shared test helpers: where the repo and ../shared/data are, running snakemake for real, the
+session's smoke builds, and the fast tier's time limit."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+
+pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -43,27 +47,88 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
-# The whole smoke build, every paper's targets once; the test that first asks for it waits for it,
-# so every test that uses it gets this much longer than pyproject's per-test timeout.
-# It stops a hung build; the suite's time budget is CI's to hold. About 25 minutes on a quiet
-# 2-core machine, it ran past 30 here while other jobs shared the cores.
-SMOKE_ALL_TIMEOUT = 2700
+# The smoke builds of the session share one working directory: each paper's build trains only
+# that paper's runs, and a later build (another paper's, or `all`) reuses what is there. The test
+# that first asks for a build waits for it, so tests using one get this much longer than
+# pyproject's per-test timeout; it stops a hung build, the suite's time budget is CI's to hold.
+SMOKE_BUILD_TIMEOUT = 1800
+SMOKE_FIXTURES = ("smoke_all", "smoke_paper")
 
 
 def pytest_collection_modifyitems(items):
     for item in items:
-        if "smoke_all" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.timeout(SMOKE_ALL_TIMEOUT + 120))
+        if set(SMOKE_FIXTURES) & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.timeout(SMOKE_BUILD_TIMEOUT + 120))
+
+
+# The fast tier (`make test-fast`, `pytest -m "not slow"`) is for every change: a test in it that
+# takes longer than this fails, naming the fix (mark it slow, or make it faster).
+FAST_TIER = "not slow"
+FAST_LIMIT_S = float(os.environ.get("ROBUSTREPRO_FAST_LIMIT_S", "10"))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if item.config.getoption("markexpr", "") != FAST_TIER or item.get_closest_marker("slow") is not None:
+        return
+    if call.when == "setup":  # a fixture's work counts as the test's
+        item.stash[_SETUP_S] = call.duration
+    elif call.when == "call" and report.passed:
+        took = item.stash.get(_SETUP_S, 0.0) + call.duration
+        if took > FAST_LIMIT_S:
+            report.outcome = "failed"
+            report.longrepr = (f"{item.nodeid} took {took:.1f} s in the fast tier (limit {FAST_LIMIT_S:g} s): "
+                               "mark it @pytest.mark.slow, or make it faster")
+
+
+_SETUP_S = pytest.StashKey[float]()
+
+
+class SmokeBuilds:
+    """Smoke builds (seed 0) in one working directory, each made once per session."""
+
+    def __init__(self, workdir: Path):
+        self.workdir = workdir
+        self.config = smoke_config(workdir, seeds=[0])
+        self.built: set[str] = set()
+
+    def build(self, name: str, targets: list[str]) -> Path:
+        if name not in self.built:
+            proc = snakemake(self.workdir, self.config, *targets, timeout=SMOKE_BUILD_TIMEOUT)
+            assert proc.returncode == 0, proc.stderr[-4000:]
+            self.built.add(name)
+        return self.workdir
+
+    def paper(self, slug: str) -> Path:
+        """Every target of one paper, its comparison and claims."""
+        from robustrepro.papers import load
+
+        paper = load(slug)
+        files = [f"results/smoke/{slug}/{t.name}{ext}" for t in paper.targets for ext in t.outputs()]
+        files += [f"results/smoke/{slug}/{name}" for name in ("comparison.tex", "comparison.csv", "claims.csv")]
+        return self.build(slug, files)
+
+    def all(self) -> Path:
+        return self.build("all", ["all"])
 
 
 @pytest.fixture(scope="session")
-def smoke_all(tmp_path_factory) -> Path:
-    """One smoke build of `all` (every target of every paper, seed 0), shared by the tests that inspect it."""
-    workdir = tmp_path_factory.mktemp("smoke-all")
-    cfg = smoke_config(workdir, seeds=[0])
-    proc = snakemake(workdir, cfg, "all", timeout=SMOKE_ALL_TIMEOUT)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    return workdir
+def smoke_builds(tmp_path_factory) -> SmokeBuilds:
+    return SmokeBuilds(tmp_path_factory.mktemp("smoke"))
+
+
+@pytest.fixture(scope="session")
+def smoke_all(smoke_builds) -> Path:
+    """The smoke build of `all`: every target of every paper and the index."""
+    return smoke_builds.all()
+
+
+@pytest.fixture(scope="session")
+def smoke_paper(smoke_builds):
+    """smoke_paper(slug): the working directory once that paper's smoke targets are built."""
+    return smoke_builds.paper
 
 
 def stand_in_mirror(folder: Path) -> str:

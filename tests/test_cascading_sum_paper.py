@@ -217,6 +217,12 @@ def test_table3_3_reads_clean_and_attacked_accuracy_both_ways(tmp_path):
 
 # ---- chapter 3 in the suite's smoke build ----
 
+@pytest.fixture
+def oa_smoke(smoke_paper):
+    """Chapter 3 of seed 004 is built as part of paper ordering-augment."""
+    return smoke_paper("ordering-augment")
+
+
 def _out(workdir):
     return workdir / "results" / "smoke" / "ordering-augment"
 
@@ -226,9 +232,9 @@ def _folder(workdir, row):
 
 
 @pytest.mark.slow
-def test_smoke_cascades_record_their_phases_and_report_the_last_phases_best(smoke_all):
+def test_smoke_cascades_record_their_phases_and_report_the_last_phases_best(oa_smoke):
     for row in runs_of("smoke", cs.CSA["cifar10"]) + runs_of("smoke", cs.TTA_GROUPS["cifar10"]):
-        folder = _folder(smoke_all, row)
+        folder = _folder(oa_smoke, row)
         history = pd.read_csv(folder / "history.csv")
         metrics = json.loads((folder / "metrics.json").read_text())
         assert {"phase", "sum_groups", "restored_from_epoch", "model_norm"} <= set(history)
@@ -240,8 +246,8 @@ def test_smoke_cascades_record_their_phases_and_report_the_last_phases_best(smok
 
 
 @pytest.mark.slow
-def test_smoke_tables_hold_the_evaluations_that_ran(smoke_all):
-    out = _out(smoke_all)
+def test_smoke_tables_hold_the_evaluations_that_ran(oa_smoke):
+    out = _out(oa_smoke)
     table3_3 = pd.read_csv(out / "table3_3.csv").set_index("model")
     for label, _ in cs.ATTACKS.values():
         assert table3_3[label].between(0, 100).all()

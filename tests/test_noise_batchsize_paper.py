@@ -250,9 +250,9 @@ def test_figure3_draws_the_schedule_code_at_three_batch_sizes():
 # ---- the smoke build ----
 
 @pytest.fixture
-def nb_smoke(smoke_all):
-    """The suite's one smoke build of every paper (tests/conftest.py), which holds all of this one's targets."""
-    return smoke_all
+def nb_smoke(smoke_paper):
+    """The session's smoke build of this paper (tests/conftest.py)."""
+    return smoke_paper("noise-batchsize")
 
 
 def _out(workdir):

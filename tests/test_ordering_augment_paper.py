@@ -202,9 +202,9 @@ def test_total_drop_sums_the_falls_over_the_first_ten_epochs():
 # ---- the smoke build ----
 
 @pytest.fixture(scope="module")
-def oa_smoke(smoke_all):
-    """The suite's one smoke build of every paper (tests/conftest.py), which holds all of this one's targets."""
-    return smoke_all
+def oa_smoke(smoke_paper):
+    """The session's smoke build of this paper (tests/conftest.py)."""
+    return smoke_paper("ordering-augment")
 
 
 def _out(workdir):

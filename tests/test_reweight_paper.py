@@ -218,9 +218,9 @@ def test_jitter_measures_the_second_half_of_the_initial_lr_phase():
 # ---- the smoke build ----
 
 @pytest.fixture
-def smoke_build(smoke_all):
-    """The suite's one smoke build of every paper (tests/conftest.py), which holds all of this one's targets."""
-    return smoke_all
+def smoke_build(smoke_paper):
+    """The session's smoke build of this paper (tests/conftest.py)."""
+    return smoke_paper("reweight")
 
 
 def _run_dir(workdir, run_id):

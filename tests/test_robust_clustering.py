@@ -130,11 +130,12 @@ def test_groups_not_built_show_as_not_run_and_their_claims_as_not_checked(tmp_pa
 
 
 @pytest.mark.slow
-def test_smoke_builds_all_fourteen_targets(smoke_all, tmp_path):
+def test_smoke_builds_all_fourteen_targets(smoke_paper, tmp_path):
+    smoke_build = smoke_paper("robust-clustering")
     paper = load("robust-clustering")
     assert sorted(t.name for t in paper.targets) == sorted([f"table{i}" for i in range(1, 9)] +
                                                            [f"figure{i}" for i in range(1, 7)])
-    out = smoke_all / "results" / "smoke" / "robust-clustering"
+    out = smoke_build / "results" / "smoke" / "robust-clustering"
     for name in [f"{t.name}{ext}" for t in paper.targets for ext in t.outputs()] + ["comparison.tex"]:
         assert (out / name).stat().st_size > 0, name
 
@@ -154,7 +155,7 @@ def test_smoke_builds_all_fourteen_targets(smoke_all, tmp_path):
     assert table5["acc@1"].between(0, 100).all() and table5["acc@1 (paper)"].notna().all()
     # FL runs train fewer steps per epoch after the decay epoch, with the lr schedule on time.
     flw = pd.read_csv(out / "groups" / "c10-flw.csv")
-    history = pd.read_csv(smoke_all / "results" / "smoke" / "runs" / flw["run_id"].iloc[0] / "history.csv")
+    history = pd.read_csv(smoke_build / "results" / "smoke" / "runs" / flw["run_id"].iloc[0] / "history.csv")
     assert list(history["lr"]) == pytest.approx([0.1, 0.1, 0.01, 0.001])
     claims = pd.read_csv(out / "claims.csv")
     assert len(claims) == len(paper.claims) and set(claims["holds"]) <= {"holds", "fails"}

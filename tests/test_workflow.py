@@ -13,8 +13,9 @@ from conftest import ROOT, SHARED_DATA, smoke_config, snakemake
 pytestmark = pytest.mark.slow
 
 
-def test_smoke_builds_massive_noise_targets_comparison_and_report(smoke_all):
-    # The suite's one smoke build (seed 0); the mean and std over several seeds are test_report's.
+def test_smoke_builds_massive_noise_targets_comparison_and_report(smoke_paper):
+    # The session's smoke build of this paper (seed 0); the mean and std over several seeds are test_report's.
+    smoke_all = smoke_paper("massive-noise")
     out = smoke_all / "results" / "smoke" / "massive-noise"
     groups = pd.read_csv(out / "groups" / "alpha-grid.csv")
     assert len(groups) == 5 * 2 * 2 * 1  # models x alphas x learning rates x seeds at smoke scale
