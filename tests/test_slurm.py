@@ -224,8 +224,8 @@ include: {snakefile!r}
 from robustrepro.runs import run_id as _run_id, view_id as _view_id, view_spec as _view_spec
 
 _LONG = {run!r}
-RUNS["smoke"][_run_id(_LONG)] = _LONG
-VIEWS[_view_id(_LONG)] = _view_spec(_LONG)
+PIPELINE.scale("smoke").runs[_run_id(_LONG)] = _LONG
+PIPELINE.scale("smoke").views[_view_id(_LONG)] = _view_spec(_LONG)
 """
 
 
