@@ -26,9 +26,10 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -ra
 
 # Every test that starts no Snakemake build and trains for seconds at most, each within 10 s
-# (tests/conftest.py): for every change while you work.
+# (tests/conftest.py): for every change while you work. One pytest worker per core, each with one
+# torch thread, so that workers do not fight over the cores.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -ra -m "not slow"
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -ra -m "not slow" -n auto
 
 lint: $(STAMP)
 	$(BIN)/snakemake --lint

@@ -36,6 +36,7 @@ def is_number(text: str) -> bool:
     return True
 
 
+@pytest.mark.slow
 def test_quick_run_on_the_cpu_writes_every_row(tmp_path, device_check):
     out = tmp_path / "table.csv"
     env = {**os.environ, "DEVICE": "cpu", "PYTHON": sys.executable, "PYTHONPATH": str(ROOT / "src")}

@@ -312,6 +312,7 @@ def checkpoint_at(path):
     return state["global_step"], state.get("step_in_epoch", 0)
 
 
+@pytest.mark.slow
 def test_an_iteration_run_killed_mid_epoch_resumes_to_the_same_numbers(toy_files, tmp_path):
     run = {**RUN, "iterations": 150, "step_log": {"every": 20, "metrics": ["batch"], "eval_steps": 50}}
     whole, killed = tmp_path / "whole", tmp_path / "killed"

@@ -39,6 +39,7 @@ def _users_npz(path):
     return path.read_bytes()
 
 
+@pytest.mark.slow
 def test_truncated_prepared_file_is_moved_aside_and_rebuilt_by_the_next_run(tmp_path):
     target = _build(tmp_path)
     original = load_prepared(target)
@@ -52,6 +53,7 @@ def test_truncated_prepared_file_is_moved_aside_and_rebuilt_by_the_next_run(tmp_
     _assert_same(load_prepared(target), original)
 
 
+@pytest.mark.slow
 def test_damaged_bytes_are_one_line_naming_the_file_and_the_next_run_rebuilds_it(tmp_path):
     target = _build(tmp_path)
     original = load_prepared(target)
@@ -83,6 +85,7 @@ def _drop_record(target, how):
     return original
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["record lost", "older format"])
 def test_harness_file_without_a_record_is_kept_and_recorded_when_it_loads(tmp_path, how):
     target = _build(tmp_path)
@@ -99,6 +102,7 @@ def test_harness_file_without_a_record_is_kept_and_recorded_when_it_loads(tmp_pa
     assert (record["size"], record["sha256"]) == (target.stat().st_size, file_digest(target))
 
 
+@pytest.mark.slow
 def test_harness_file_without_a_record_that_fails_to_read_is_moved_aside_and_rebuilt(tmp_path):
     target = _build(tmp_path)
     original = _drop_record(target, "record lost")
@@ -118,6 +122,7 @@ def test_harness_file_without_a_record_that_fails_to_read_is_moved_aside_and_reb
     _assert_same(load_prepared(target), original)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", [DATASET, "mnist"])
 def test_workflow_stops_naming_a_users_file_in_the_prepared_folder_and_leaves_it(tmp_path, name):
     # The file the target would overwrite, or another dataset's path in the same folder.

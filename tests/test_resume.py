@@ -73,6 +73,7 @@ def sessions(out):
     return json.loads((out / "metrics.json").read_text())["provenance"]["sessions"]
 
 
+@pytest.mark.slow
 def test_killed_and_resumed_run_ends_exactly_like_an_uninterrupted_one(tmp_path):
     write_toy(tmp_path)
     whole, killed = tmp_path / "whole", tmp_path / "killed"

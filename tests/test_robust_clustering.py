@@ -56,6 +56,7 @@ def run_cli(*args):
     return subprocess.run([sys.executable, "-m", "robustrepro", *args], capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_cluster_command_writes_the_cover_and_what_it_found(tmp_path):
     vectors = np.random.default_rng(0).normal(size=(300, 4)).astype(np.float32)
     save_vectors(tmp_path / "v.npy", vectors, {"kind": "features", "checkpoints": ["x.final.pt"]})

@@ -73,6 +73,7 @@ def sessions(folder):
     return json.loads((folder / "run" / "metrics.json").read_text())["provenance"]["sessions"]
 
 
+@pytest.mark.slow
 def test_second_trainer_waits_and_resumes_once_the_first_is_killed(toy):
     first, second = queue_two(toy)
     assert checkpoint_epoch(toy / "run" / "last.pt") < RUN["epochs"] // 2, "the first trainer was nearly done"
@@ -87,6 +88,7 @@ def test_second_trainer_waits_and_resumes_once_the_first_is_killed(toy):
         (first.pid, 1, killed_at), (second.pid, killed_at + 1, RUN["epochs"])]
 
 
+@pytest.mark.slow
 def test_second_trainer_keeps_the_results_of_the_first_when_it_finishes_the_run(toy):
     first, second = queue_two(toy)
     finish(first, toy / "first.log")
