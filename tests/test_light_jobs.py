@@ -77,3 +77,33 @@ def test_plain_snakemake_reads_the_default_profile_and_builds_a_table_in_its_own
     assert 'Provided resources: gpu=Resource("gpu", 1)' in out + err
     built_by = (tmp_path / "results" / "smoke" / "pid-demo" / "table1.csv").read_text().splitlines()[1]
     assert built_by == str(proc.pid)
+
+
+FAILING_PAPER = '''
+from robustrepro.errors import UserError
+from robustrepro.papers.spec import Paper, RunGroup, Target
+
+
+def table1(ctx):
+    raise UserError("fail-demo table1: its group CSV lacks column foo; rebuild it")
+
+
+PAPER = Paper("fail-demo", "none", "A target whose builder fails", (RunGroup("g", {"dataset": "mnist"}),),
+              (Target("table1", "table", (), table1, "Fails", images="g"),))
+'''
+
+
+@pytest.mark.slow
+def test_a_light_job_that_fails_says_its_one_line_and_keeps_what_was_built(tmp_path):
+    (tmp_path / "fail_demo_paper.py").write_text(FAILING_PAPER)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))}
+    cfg = smoke_config(tmp_path, seeds=[0], paper_modules=["fail_demo_paper"])
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
+           "--configfile", str(cfg), "--cores", "2", "results/smoke/fail-demo/table1.csv"]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    said = "robustrepro: fail-demo table1: its group CSV lacks column foo; rebuild it"
+    assert proc.returncode != 0 and said in proc.stdout + proc.stderr, proc.stderr[-3000:]
+    log = tmp_path / "results" / "smoke" / "logs" / "targets" / "fail-demo-table1.log"
+    assert log.read_text() == "error: fail-demo table1: its group CSV lacks column foo; rebuild it\n"
+    assert (tmp_path / "prepared" / "synthetic-mnist.npz").is_file()  # the job it waited for stays built
+    assert not (tmp_path / "results" / "smoke" / "fail-demo" / "table1.csv").exists()
