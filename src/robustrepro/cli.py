@@ -7,6 +7,7 @@
     python -m robustrepro extract --checkpoint a.pt --snapshot final --data mnist.npz --view view.npz --kind features --out v.npy
     python -m robustrepro cluster --vectors v.npy --radius 1.5 --out clusters.npz
     python -m robustrepro evaluate --run '{...}' --eval '{...}' --data mnist.npz --view view.npz --checkpoint last.pt --out e.json
+    python -m robustrepro show-runs reweight figure5 --scale quick        (what a group trains, as a table)
     python -m robustrepro snakemake --cores all results/quick/massive-noise/figure1.pdf   (robustrepro.launch)
 
 A UserError (bad value, missing or corrupt file) ends the command with one line and exit 2.
@@ -162,6 +163,19 @@ def _index(args) -> None:
     jobs.index(all_papers(args.paper_module), args.scale, args.out, json.loads(args.skipped))
 
 
+def _show_runs(args) -> None:
+    from robustrepro.config import SCALE_SEEDS
+    from robustrepro.papers import load
+    from robustrepro.report.show_runs import render, runs_table
+    from robustrepro.scales import SCALES
+
+    if args.scale not in SCALES:
+        raise UserError(f"--scale {args.scale}: unknown scale; scales: {', '.join(SCALES)}")
+    seeds = args.seeds or SCALE_SEEDS[args.scale]
+    table = runs_table(load(args.paper, args.paper_module), args.scale, seeds, args.group)
+    sys.stdout.write(render(table, args.format))
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="robustrepro", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -284,9 +298,19 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("--skipped", default="{}", help='JSON {"paper/target": why it was not built}')
     i.set_defaults(func=_index)
 
+    w = sub.add_parser("show-runs", help="every resolved run of a paper (or one run group) at a scale: its id, "
+                                         "grid coordinates and the settings that differ from the defaults")
+    w.add_argument("paper")
+    w.add_argument("group", nargs="?", default=None, help="one run group of the paper (default: all of them)")
+    w.add_argument("--scale", required=True, help="smoke, quick or paper")
+    w.add_argument("--seeds", default=None, type=lambda s: [int(x) for x in s.split(",")],
+                   help="e.g. 0,1 (default: the scale's seeds)")
+    w.add_argument("--format", default="table", help="table (default), markdown or csv")
+    w.set_defaults(func=_show_runs)
+
     for s in (f, r, v, t, x, u, e, c, g, k, i):
         s.add_argument("--no-progress", action="store_true", help="no progress bars")
-    for s in (c, g, k, i):
+    for s in (c, g, k, i, w):
         s.add_argument("--paper-module", action="append", default=[],
                        help="an importable module defining PAPER, besides robustrepro's papers (config paper_modules)")
     return p
