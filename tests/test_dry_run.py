@@ -58,7 +58,7 @@ def test_a_dry_runs_plan_probes_no_network_url(tmp_path, monkeypatch):
 
     pipeline = Pipeline(all_papers(), [0])
     targets = plan.AllTargets(pipeline, "quick", data, data["prepared"], dry_run=True)
-    assert targets.datasets["cifar10"].ok and "not probed: dry run" in targets.datasets["cifar10"].how
+    assert targets.datasets["cifar10"].ok and "a dry run does not probe the network" in targets.datasets["cifar10"].how
     assert DATASETS["cifar10"].files[0].urls[0].rsplit("/", 1)[0] in targets.datasets["cifar10"].how
     with pytest.raises(AssertionError, match="probed"):
         plan.AllTargets(pipeline, "quick", data, data["prepared"], dry_run=False)

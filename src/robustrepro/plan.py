@@ -255,7 +255,8 @@ class AllTargets:
         url = mirror_url(self.data["mirror"], raw) if self.data.get("mirror") else raw.urls[0]
         if _probe_here(url):
             return availability(info, self.data, self.prepared)
-        return Availability(info.name, True, f"to download from {url.rsplit('/', 1)[0]}/ (not probed: dry run)")
+        return Availability(info.name, True, f"not here: to download from {url.rsplit('/', 1)[0]}/ (a dry run does not "
+                            "probe the network: a build does, and leaves its targets out if it cannot be had)")
 
     def groups(self, slug: str) -> tuple[tuple[str, ...], dict[str, str]]:
         """The run groups of a paper whose datasets can all be had, and why each other one cannot."""
