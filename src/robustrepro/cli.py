@@ -80,6 +80,7 @@ def _train(args) -> None:
 
 
 def _train_pack(args) -> None:
+    from robustrepro import paths
     from robustrepro.files import atomic_write
     from robustrepro.runs import run_id
     from robustrepro.training.pack import train_pack
@@ -91,7 +92,8 @@ def _train_pack(args) -> None:
         (root / rid).mkdir(parents=True, exist_ok=True)
     checkpoints.mkdir(parents=True, exist_ok=True)
     metrics = train_pack(runs, args.data, args.view, [root / rid for rid in ids],
-                         [checkpoints / f"{rid}.pt" for rid in ids], device=args.device, threads=args.threads)
+                         [checkpoints / paths.checkpoint_name(rid) for rid in ids], device=args.device,
+                         threads=args.threads)
     # The record the workflow waits for: every run's results are in its own folder by now.
     summary = {m["run_id"]: {k: m[k] for k in ("epochs_done", "best_epoch", "test_acc1") if k in m} for m in metrics}
     text = json.dumps({"runs": summary}, indent=1, sort_keys=True) + "\n"

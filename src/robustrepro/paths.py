@@ -42,8 +42,12 @@ def checkpoints_root(scale: str) -> str:
     return f"{RESULTS}/{scale}/checkpoints"
 
 
+def checkpoint_name(run_id: str) -> str:
+    return f"{run_id}.pt"
+
+
 def checkpoint(scale: str, run_id: str) -> str:
-    return f"{checkpoints_root(scale)}/{run_id}.pt"
+    return f"{checkpoints_root(scale)}/{checkpoint_name(run_id)}"
 
 
 def pack_record(scale: str, pack_id: str) -> str:
