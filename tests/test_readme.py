@@ -1,9 +1,13 @@
-"""The README's "Adding a method" example works as written: the file registers its step, a run
-trains with it, and the grid line puts it beside the baseline."""
+"""The README's recipes work as written: "Adding a method" (the file registers its step, a run trains
+with it, and the grid line puts it beside the baseline) and "Adding a paper" (a paper module of one's
+own builds its table, comparison and claims through paper_modules)."""
 
 import re
 import subprocess
 import sys
+
+import pandas as pd
+import pytest
 
 from conftest import ROOT
 
@@ -40,3 +44,30 @@ def test_the_adding_a_method_example_registers_and_trains():
     proc = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=300,
                           cwd=ROOT / "tests")
     assert proc.returncode == 0 and proc.stdout.strip().endswith("ok"), proc.stderr[-3000:]
+
+
+PAPER_SECTION = ROOT.joinpath("README.md").read_text().split("## Adding a paper", 1)[1].split("\n## ", 1)[0]
+
+
+@pytest.mark.slow
+def test_the_adding_a_paper_recipe_builds_its_table_and_comparison_from_paper_modules(tmp_path):
+    """The recipe's module and command, in a fresh folder: only the module's folder and the working
+    directory are changed (the command's `~/lab` and the checkout's snakemake)."""
+    [module] = re.findall(r"```python\n(.*?)```", PAPER_SECTION, re.S)
+    [command] = re.findall(r"```bash\n(.*?)```", PAPER_SECTION, re.S)
+    lab, work = tmp_path / "lab", tmp_path / "work"
+    lab.mkdir()
+    work.mkdir()
+    (lab / "width_paper.py").write_text(module)
+    snakemake = f"{sys.executable} -m snakemake -s {ROOT / 'Snakefile'} --directory {work}"
+    command = command.strip().replace("~/lab", str(lab)).replace(".venv/bin/snakemake", snakemake)
+    proc = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = work / "results" / "smoke" / "width-paper"
+    table = pd.read_csv(out / "table1.csv")
+    assert list(table["model.width"]) == [0.25, 1.0] and table["test_acc1"].between(0, 100).all()
+    comparison = pd.read_csv(out / "comparison.csv")
+    assert comparison["reported"].tolist() == [97.5]
+    claims = pd.read_csv(out / "claims.csv")
+    assert claims["claim"].tolist() == ["wider-is-better"] and claims["holds"].iloc[0] in ("holds", "fails")
+    assert not list(ROOT.glob("results/smoke/width-paper"))  # nothing of the project was written
