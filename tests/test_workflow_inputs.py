@@ -167,3 +167,12 @@ def test_pack_false_or_auto_on_a_cpu_trains_every_run_in_a_job_of_its_own(tmp_pa
     assert proc.returncode == 0, proc.stderr[-3000:]
     counts = {name: int(n) for name, n in re.findall(r"^(train\w*)\s+(\d+)\s*$", proc.stdout, re.M)}
     assert counts == jobs  # models x alphas packs of lrs x seeds, or models x alphas x lrs x seeds runs
+
+
+def test_one_figure_builds_alone_with_its_own_papers_runs_only(tmp_path):
+    proc = snakemake(tmp_path, smoke_config(tmp_path), "-n", "results/smoke/massive-noise/figure1.pdf")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    counts = {name: int(n) for name, n in re.findall(r"^(\w+)\s+(\d+)\s*$", proc.stdout, re.M) if name != "total"}
+    # Its group's 5 models x 2 alphas packs (2 lrs x 2 seeds each) on 2 views of the one dataset, its
+    # group CSV and itself: no other paper's run, no other target, no comparison or index.
+    assert counts == {"prepare": 1, "view": 2, "train_pack": 10, "collect": 1, "figure": 1}
