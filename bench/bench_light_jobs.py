@@ -41,7 +41,7 @@ def build(workdir: Path, slug: str) -> None:
     files = [paths.target_file("smoke", slug, t.name, ext) for t in paper.targets for ext in t.outputs()]
     files.append(paths.target_file("smoke", slug, "comparison", ".csv"))
     subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
-                    "--configfile", str(config), "--cores", "2", "--quiet", *files], check=True)
+                    "--configfile", str(config), "--cores", "2", *files], check=True, capture_output=True)
 
 
 def images(paper, target) -> list[str]:
