@@ -29,6 +29,26 @@ rule comparison:
         in_process(log[0], light_jobs.comparison, PAPERS[wildcards.paper], wildcards.scale, list(input))
 
 
+rule runs:
+    output:
+        report(
+            paths.target_file("{scale}", "{paper}", "runs", ".csv"),
+            caption="../workflow/report/runs.rst",
+            category="{paper}",
+            subcategory="{scale} scale",
+            labels={"target": "runs", "kind": "table"},
+        ),
+    log:
+        paths.log("{scale}", "targets", "{paper}-runs"),
+    localrule: True
+    params:
+        seeds=PIPELINE.seeds,
+        # The runs' ids hash their settings: a changed setting rebuilds the table.
+        ids=one_line_errors(lambda wildcards: PIPELINE.run_ids(wildcards.scale, wildcards.paper)),
+    run:
+        in_process(log[0], light_jobs.runs_csv, PAPERS[wildcards.paper], wildcards.scale, params.seeds, output[0])
+
+
 rule index:
     input:
         one_line_errors(lambda wildcards: all_targets(wildcards.scale).files()),

@@ -48,12 +48,16 @@ def test_smoke_all_builds_every_target_once_and_the_report(smoke_all):
             for ext in target.outputs():
                 assert (smoke_all / "results" / "smoke" / paper.slug / f"{target.name}{ext}").stat().st_size > 0
     assert (smoke_all / "results" / "smoke" / "index.md").is_file()
+    for paper in all_papers():  # each paper's table of the runs it trained, for the report
+        runs = pd.read_csv(smoke_all / "results" / "smoke" / paper.slug / "runs.csv")
+        assert list(runs["run_id"]) == [row["run_id"] for row in paper.runs("smoke", [0])]
     cfg = smoke_all / "config.yaml"
     again = snakemake(smoke_all, cfg, "all")
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
     report = snakemake(smoke_all, cfg, "--report", str(smoke_all / "report.html"))
     assert report.returncode == 0, report.stderr[-4000:]
     assert (smoke_all / "report.html").stat().st_size > 0
+    assert "runs.csv" in (smoke_all / "report.html").read_text(errors="replace")
 
 
 def test_lint_is_clean():

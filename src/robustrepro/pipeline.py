@@ -178,6 +178,10 @@ class Pipeline:
                  if r["group"] == group]
         return runs + records + evals
 
+    def run_ids(self, scale: str, slug: str) -> list[str]:
+        """The ids of every run of a paper at a scale, in its groups' order."""
+        return [row["run_id"] for row in self.paper(scale, slug).runs(scale, self.seeds)]
+
     def group_datasets(self, scale: str, slug: str, group: str) -> list[str]:
         paper = self.paper(scale, slug)
         return sorted({row["run"]["dataset"] for row in paper.runs(scale, self.seeds) if row["group"] == group})

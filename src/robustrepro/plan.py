@@ -282,13 +282,15 @@ class AllTargets:
         return {f"{slug}/{target}": why for slug in self.pipeline.papers for target, why in self.skipped(slug).items()}
 
     def paper_outputs(self, slug: str) -> list[str]:
-        """Every file of a paper that can be built here: its targets whose data can be had, and its
-        comparison and claims (over the groups that can be built; the rest show as not run)."""
+        """Every file of a paper that can be built here: its targets whose data can be had, its
+        comparison and claims (over the groups that can be built; the rest show as not run), and the
+        table of its runs."""
         skipped = self.skipped(slug)
         out = [paths.target_file(self.scale, slug, t.name, ext) for t in self.pipeline.papers[slug].targets
                if t.name not in skipped for ext in t.outputs()]
         return out + [paths.target_file(self.scale, slug, name, ext)
-                      for name, ext in (("comparison", ".tex"), ("comparison", ".csv"), ("claims", ".csv"))]
+                      for name, ext in (("comparison", ".tex"), ("comparison", ".csv"), ("claims", ".csv"),
+                                        ("runs", ".csv"))]
 
     def files(self) -> list[str]:
         return [f for slug in self.pipeline.papers for f in self.paper_outputs(slug)]

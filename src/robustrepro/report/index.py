@@ -24,6 +24,8 @@ def write_index(papers: list[Paper], scale: str, out: Path, skipped: dict[str, s
             lines.append(f"| {t.name} | {t.kind} | {t.caption} | {files} |")
         lines.append(f"| comparison | table | reported vs reproduced numbers | "
                      f"[tex]({paper.slug}/comparison.tex) [csv]({paper.slug}/comparison.csv) |")
+        lines.append(f"| runs | table | every run trained, with the settings that differ from the defaults | "
+                     f"[csv]({paper.slug}/runs.csv) |")
         claims = out.parent / paper.slug / "claims.csv"
         if claims.is_file():
             lines += ["", "Claims:", ""]

@@ -14,6 +14,7 @@ from robustrepro.papers.spec import Paper
 from robustrepro.report.comparison import write_comparison
 from robustrepro.report.index import write_index
 from robustrepro.report.results import collect
+from robustrepro.report.show_runs import runs_table
 from robustrepro.report.targets import build_target
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,15 @@ def comparison(paper: Paper, scale: str, group_csvs: list[str | Path] | None = N
     write_comparison(paper, results, scale, out)
     log.info("wrote %s", out / "comparison.tex")
     return out / "comparison.tex"
+
+
+def runs_csv(paper: Paper, scale: str, seeds: list[int], out: str | Path) -> Path:
+    """Every resolved run of the paper at `scale` (robustrepro.report.show_runs), for the report."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    runs_table(paper, scale, seeds).to_csv(out, index=False)
+    log.info("wrote %s", out)
+    return out
 
 
 def index(papers: list[Paper], scale: str, out: str | Path, skipped: dict[str, str]) -> Path:
