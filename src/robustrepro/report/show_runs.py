@@ -10,10 +10,9 @@ import pandas as pd
 
 from robustrepro.errors import UserError, unknown_choice
 from robustrepro.papers.spec import Paper
-from robustrepro.runs import DEFAULT_RUN, resolve
+from robustrepro.runs import resolve
 
 FORMATS = ("table", "markdown", "csv")
-FIRST = ("group", "run_id")
 
 
 def flatten(run: dict, prefix: str = "") -> dict:
