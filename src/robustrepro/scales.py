@@ -42,3 +42,13 @@ def _deep_update(base: dict, update: dict) -> dict:
     for key, value in update.items():
         out[key] = _deep_update(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
     return out
+
+
+def shrink(budget, share: float, minimum: int = 1):
+    """A paper's budget at a smaller scale, in proportion: an amount (iterations, epochs, steps, images)
+    times `share`, rounded, at least `minimum`; or a schedule's milestones (a list or tuple), each
+    shrunk alike, so that they fall at the same shares of the shrunk run (milestones that land on the
+    same step merge). E.g. shrink([40000, 60000], 8000 / 80000) == [4000, 6000]."""
+    if isinstance(budget, (list, tuple)):
+        return sorted({shrink(m, share, minimum) for m in budget})
+    return max(minimum, round(budget * share))

@@ -22,3 +22,8 @@ def best_over(results: pd.DataFrame, axis: str, keys: list[str], by: str = "val_
     means = results.groupby([*keys, axis], sort=True)[by].mean().reset_index()
     best = means.loc[means.groupby(keys, sort=True)[by].idxmax(), [*keys, axis]]
     return results.merge(best, on=[*keys, axis])
+
+
+def seed_mean(results: pd.DataFrame, keys: list[str], metric: str, scale: float = 1.0) -> pd.Series:
+    """The mean over seeds of `metric` per key combination (a Series indexed by `keys`), times scale."""
+    return results.groupby(keys, sort=True)[metric].mean() * scale

@@ -130,6 +130,31 @@ class Target:
         return (".tex", ".csv") if self.kind == "table" else (".pdf", ".png", ".csv")
 
 
+class Targets(list):
+    """A paper's targets, each declared once, on its builder::
+
+        TARGETS = Targets()
+
+        @TARGETS("figure1", groups=("alpha-grid",), caption="Accuracy vs alpha")
+        def figure1(ctx): ...
+
+    The kind (table or figure) is the name's prefix; `TARGETS.add(...)` declares a builder made by a
+    function (one per figure of a family)."""
+
+    def __call__(self, name: str, caption: str, groups: Iterable[str] = (), images: str | None = None):
+        def declare(build: Callable) -> Callable:
+            self.add(name, build, caption, groups, images)
+            return build
+        return declare
+
+    def add(self, name: str, build: Callable, caption: str, groups: Iterable[str] = (),
+            images: str | None = None) -> None:
+        kind = next((k for k in TARGET_NAMES if name.startswith(k)), None)
+        if kind is None:
+            raise ValueError(f"target {name!r}: a target's name starts with 'table' or 'figure'")
+        self.append(Target(name, kind, tuple(groups), build, caption, images))
+
+
 @dataclass(frozen=True)
 class Reported:
     """A number the paper printed, at grid coordinates of one group, for one metric (in %)."""
@@ -174,6 +199,12 @@ class Claim:
     check: Callable
     histories: tuple[str, ...] = ()
     step_logs: tuple[str, ...] = ()
+    # Numbers the check must reject and numbers like the paper's it must accept, built from the paper's
+    # sentence: each a function of no arguments that returns evaluate's arguments ((results,),
+    # (results, histories), ...; see robustrepro.papers.cases). The contract test runs them for every
+    # claim of every paper, and fails a claim with no failing case: a check nothing can fail checks nothing.
+    must_fail: tuple[Callable, ...] = ()
+    must_hold: tuple[Callable, ...] = ()
 
     def evaluate(self, results: dict, histories: dict | None = None,
                  step_logs: dict | None = None) -> tuple[bool, str]:
@@ -219,6 +250,11 @@ class Paper:
         if target.images is None:
             return None
         return self.group(target.images).points(scale, [0])[0][1]["dataset"]
+
+    def configs(self, scale: str, groups: Iterable[str], seeds: Iterable[int] = (0,)) -> list[dict]:
+        """The resolved run configs of `groups` at `scale` (what the runs train with: their ids hash them)."""
+        groups = set(groups)
+        return [row["run"] for row in self.runs(scale, list(seeds)) if row["group"] in groups]
 
     def runs(self, scale: str, seeds: list[int]) -> list[dict]:
         """One row per (group, grid point, seed): group, coordinates, run id and the resolved run."""
