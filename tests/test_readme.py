@@ -71,3 +71,19 @@ def test_the_adding_a_paper_recipe_builds_its_table_and_comparison_from_paper_mo
     claims = pd.read_csv(out / "claims.csv")
     assert claims["claim"].tolist() == ["wider-is-better"] and claims["holds"].iloc[0] in ("holds", "fails")
     assert not list(ROOT.glob("results/smoke/width-paper"))  # nothing of the project was written
+
+
+def test_the_adding_a_paper_recipe_claim_keeps_the_claim_contract(tmp_path, monkeypatch):
+    """The recipe's claim carries cases that the contract of tests/test_claims.py accepts."""
+    from test_claims import broken
+
+    [module] = re.findall(r"```python\n(.*?)```", PAPER_SECTION, re.S)
+    (tmp_path / "width_paper.py").write_text(module)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from robustrepro.papers import load_module
+
+    paper = load_module("width_paper")
+    paper.validate()
+    [claim] = paper.claims
+    assert broken(claim, claim.must_fail, claim.must_hold) == []
+    assert [t.name for t in paper.targets] == ["table1"] and paper.targets[0].kind == "table"
