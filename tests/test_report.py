@@ -258,3 +258,54 @@ def recording_context(paper, target: str, scale: str, tmp_path, results: dict, i
                     images)
     ctx.written = written
     return ctx
+
+
+def _seed_paper(**claim_options):
+    from robustrepro.papers.spec import Claim, Paper, RunGroup
+
+    def above_half(results):
+        mean = results["g"]["x"].mean()
+        return bool(mean > 0.5), f"mean x {mean:.2f}"
+
+    def once(results):
+        return bool(results["h"]["x"].mean() > 0.5), "h"
+
+    groups = (RunGroup("g", {"dataset": "mnist"}), RunGroup("h", {"dataset": "mnist"}, max_seeds=1))
+    return Paper("p", "p.txt", "P", groups=groups, targets=(),
+                 claims=(Claim("above-half", "x above one half", above_half, **claim_options),
+                         Claim("once", "h above one half", once)))
+
+
+SEED_RESULTS = {"g": pd.DataFrame({"seed": [0, 1, 2], "x": [0.9, 0.9, 0.1]}),
+                "h": pd.DataFrame({"seed": [0], "x": [0.9]})}
+
+
+def test_a_verdict_says_on_how_many_seeds_alone_it_holds():
+    found = claims(_seed_paper(), SEED_RESULTS).set_index("claim")
+    assert found.loc["above-half", "holds"] and found.loc["above-half", "seeds"] == "2 of 3"
+    assert found.loc["once", "seeds"] == "1 of 1"  # seeds 1 and 2 never ran group h: not counted
+    assert set(found["finding"]) == {"the paper's"}
+
+
+def test_a_claim_with_min_seeds_fails_when_too_few_seeds_hold_it():
+    found = claims(_seed_paper(min_seeds=3), SEED_RESULTS).set_index("claim")
+    assert not found.loc["above-half", "holds"]
+    assert "holds on 2 seeds' runs alone; the claim needs 3" in found.loc["above-half", "evidence"]
+    assert claims(_seed_paper(min_seeds=2), SEED_RESULTS).set_index("claim").loc["above-half", "holds"]
+
+
+def test_an_extension_is_marked_in_claims_csv_and_the_index(tmp_path):
+    from robustrepro.report.index import write_index
+
+    paper = _seed_paper(extension=True)
+    found = claims(paper, SEED_RESULTS).set_index("claim")
+    assert found.loc["above-half", "finding"] == "extension (not in the paper)"
+    assert found.loc["once", "finding"] == "the paper's"
+    out = tmp_path / "smoke" / "index.md"
+    (tmp_path / "smoke" / "p").mkdir(parents=True)
+    shown = found.reset_index().assign(holds=lambda f: f["holds"].map({True: "holds", False: "fails"}))
+    shown.to_csv(tmp_path / "smoke" / "p" / "claims.csv", index=False)
+    write_index([paper], "smoke", out)
+    text = out.read_text()
+    assert "- **holds**, on 2 of 3 seeds alone: x above one half *Extension, not in the paper.* (mean x 0.63)" in text
+    assert "- **holds**, on 1 of 1 seeds alone: h above one half (h)" in text

@@ -205,6 +205,11 @@ class Claim:
     # claim of every paper, and fails a claim with no failing case: a check nothing can fail checks nothing.
     must_fail: tuple[Callable, ...] = ()
     must_hold: tuple[Callable, ...] = ()
+    # A finding this harness checks that the paper does not state (shown as an extension in claims.csv).
+    extension: bool = False
+    # The verdict "holds" needs the claim to hold on the mean over seeds and on at least this many
+    # seeds' runs alone (say so in the statement); 0: the mean decides, the seed count is only shown.
+    min_seeds: int = 0
 
     def evaluate(self, results: dict, histories: dict | None = None,
                  step_logs: dict | None = None) -> tuple[bool, str]:

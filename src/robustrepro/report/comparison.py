@@ -119,25 +119,61 @@ def claims(paper: Paper, results: dict[str, pd.DataFrame], histories: dict[str, 
     history.csv) is needed only for the claims that name groups in Claim.histories, `step_logs`
     (group -> stacked steps.csv) for those that name groups in Claim.step_logs.
 
-    A claim that needs a group missing from `results` (not built, e.g. its data cannot be had here)
-    is neither held nor failed: `holds` is None and the evidence says it was not checked."""
+    The verdict is on the mean over seeds; `seeds` says on how many seeds' runs alone the claim
+    holds ("2 of 3"), so that a verdict resting on one lucky seed shows, and a claim with min_seeds
+    holds only when that many do. A claim that needs a group missing from `results` (not built, e.g.
+    its data cannot be had here) is neither held nor failed: `holds` is None and the evidence says
+    it was not checked."""
     known = {g.name for g in paper.groups}
     rows = []
     for claim in paper.claims:
         absent = [g for g in (*claim.histories, *claim.step_logs) if g not in results]
+        seeds = ""
         try:
             if absent:
                 raise KeyError(absent[0])
             holds, evidence = claim.evaluate(results, histories, step_logs)
+            held, checked = per_seed(claim, results, histories, step_logs)
+            seeds = f"{held} of {checked}" if checked else "none alone"
+            if holds and held < claim.min_seeds:
+                holds = False
+                evidence += f" (holds on {held} seeds' runs alone; the claim needs {claim.min_seeds})"
         except KeyError as exc:
             group = exc.args[0] if exc.args else None
             # Only a missing group is "not checked"; any other missing key is a bug in the claim.
             if not isinstance(group, str) or group not in known or group in results:
                 raise
             holds, evidence = None, f"not checked: no results for group {group} (not built)"
-        rows.append({"claim": claim.name, "statement": claim.statement,
-                     "holds": None if holds is None else bool(holds), "evidence": evidence})
-    return pd.DataFrame(rows, columns=["claim", "statement", "holds", "evidence"])
+        rows.append({"claim": claim.name, "statement": claim.statement, "finding": FINDING[claim.extension],
+                     "holds": None if holds is None else bool(holds), "seeds": seeds, "evidence": evidence})
+    return pd.DataFrame(rows, columns=["claim", "statement", "finding", "holds", "seeds", "evidence"])
+
+
+FINDING = {False: "the paper's", True: "extension (not in the paper)"}
+
+
+def _one_seed(frames: dict[str, pd.DataFrame] | None, seed) -> dict[str, pd.DataFrame] | None:
+    """Each group's rows of one seed; a group that did not run that seed is left out."""
+    if frames is None:
+        return None
+    return {g: frame[frame["seed"] == seed] for g, frame in frames.items()
+            if "seed" in frame.columns and (frame["seed"] == seed).any()}
+
+
+def per_seed(claim, results: dict[str, pd.DataFrame], histories=None, step_logs=None) -> tuple[int, int]:
+    """(seeds on whose runs alone the claim holds, seeds it could be checked on). A seed that one of the
+    claim's groups did not run (a group limited to fewer seeds) is not counted: the group is missing
+    from that seed's results, and reading it fails."""
+    seeds = sorted({s for frame in results.values() if "seed" in frame.columns for s in frame["seed"].unique()})
+    held = checked = 0
+    for seed in seeds:
+        try:
+            holds, _ = claim.evaluate(_one_seed(results, seed), _one_seed(histories, seed), _one_seed(step_logs, seed))
+        except (KeyError, ValueError, IndexError):
+            continue
+        checked += 1
+        held += bool(holds)
+    return held, checked
 
 
 def claim_histories(paper: Paper, results: dict[str, pd.DataFrame], scale: str,

@@ -30,7 +30,10 @@ def write_index(papers: list[Paper], scale: str, out: Path, skipped: dict[str, s
         if claims.is_file():
             lines += ["", "Claims:", ""]
             for _, row in pd.read_csv(claims).iterrows():
-                lines.append(f"- **{row['holds']}**: {row['statement']} ({row['evidence']})")
+                seeds = f", on {row['seeds']} seeds alone" if isinstance(row.get("seeds"), str) else ""
+                extension = " *Extension, not in the paper.*" if str(row.get("finding", "")).startswith("extension") \
+                    else ""
+                lines.append(f"- **{row['holds']}**{seeds}: {row['statement']}{extension} ({row['evidence']})")
         lines.append("")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines))
