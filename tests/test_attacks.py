@@ -452,3 +452,24 @@ def test_mifgsm_survives_a_zero_gradient():
     x_adv = ATTACKS.build({"name": "mifgsm", **ITERATIVE})(SaturatedAtFirst(), x, torch.zeros(4, dtype=torch.int64))
     assert torch.isfinite(x_adv).all()
     assert ((x_adv - x).abs().flatten(1).max(1).values > EPS / 2).all()
+
+
+@pytest.mark.parametrize("config", [{"name": "sum_augment", "k": 3, "samples": 4},
+                                    {"name": "random_crop_flip", "padding": 2, "samples": 3}])
+def test_a_defence_averages_the_copies_logits_when_asked(lenet, batch, config):
+    """average "logits" is the mean of the model's logits over the very copies "probabilities" soft-votes on."""
+    x, _ = batch
+    soft = DEFENCES.build(config, lenet, pool_of(32), torch.Generator().manual_seed(3))
+    mean = DEFENCES.build({**config, "average": "logits"}, lenet, pool_of(32), torch.Generator().manual_seed(3))
+    copies = soft.copies(x)  # the draws of the first call of each
+    with torch.no_grad():
+        logits = lenet(copies).view(len(x), config["samples"], -1)
+        torch.testing.assert_close(mean(x), logits.mean(1))
+        expected = logits.log_softmax(-1).exp().mean(1).log()
+        torch.testing.assert_close(DEFENCES.build(config, lenet, pool_of(32), torch.Generator().manual_seed(3))(x),
+                                   expected)
+
+
+def test_a_defence_names_its_average_option_when_it_is_wrong(lenet):
+    with pytest.raises(UserError, match="defence.average: 'votes' is not one of probabilities, logits"):
+        DEFENCES.build({"name": "sum_augment", "k": 2, "samples": 2, "average": "votes"}, lenet, pool_of(8), None)

@@ -5,9 +5,14 @@
 
 `model` maps [0, 1] images to logits (see attacks.Normalized). A defence makes `samples`
 random copies of each input, runs the model on all B * samples copies in one batch, and returns
-the log of the mean softmax prediction over each input's copies. These are log-probabilities;
-cross-entropy treats them as logits and gets the same loss (softmax(log p) = p), so an attack
-with `eot_samples` n attacks a defence by averaging the gradients of n independent calls.
+what the copies' outputs average to (option `average`):
+- "probabilities" (the default): the log of the mean softmax prediction over each input's copies, a
+  soft vote. These are log-probabilities; cross-entropy treats them as logits and gets the same loss
+  (softmax(log p) = p).
+- "logits": the mean of the copies' logits (what seed 004's authors' code does for its test-time sum
+  augmentation; its text says "the average vote over all augmented images").
+Either way an attack with `eot_samples` n attacks a defence by averaging the gradients of n
+independent calls.
 
 Every random draw comes from `generator` (on the device of the model and pool; None means one
 seeded with DEFAULT_SEED), so two defences built with equally seeded generators give the same
@@ -31,12 +36,17 @@ from robustrepro.registry import Registry
 DEFENCES = Registry("defence")
 
 
-class Randomised(nn.Module, ABC):
-    """log mean_s softmax(model(copy_s(x))): the prediction averaged over `samples` random copies per input."""
+AVERAGES = ("probabilities", "logits")
 
-    def __init__(self, model: nn.Module, samples: int, generator: torch.Generator | None, device: torch.device):
+
+class Randomised(nn.Module, ABC):
+    """The prediction averaged over `samples` random copies per input: log mean_s softmax(model(copy_s(x)))
+    (average "probabilities"), or mean_s model(copy_s(x)) (average "logits")."""
+
+    def __init__(self, model: nn.Module, samples: int, generator: torch.Generator | None, device: torch.device,
+                 average: str = "probabilities"):
         super().__init__()
-        self.model, self.samples = model, samples
+        self.model, self.samples, self.average = model, samples, average
         if generator is None:
             generator = default_generator(device)
         if torch.device(generator.device) != torch.device(device):
@@ -49,17 +59,18 @@ class Randomised(nn.Module, ABC):
         """[B * samples, C, H, W]: the random copies, input by input (those of x[0] first)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        logits = self.model(self.copies(x)).float()
-        log_probs = logits.log_softmax(-1).view(x.shape[0], self.samples, -1)
-        return torch.logsumexp(log_probs, dim=1) - math.log(self.samples)
+        logits = self.model(self.copies(x)).float().view(x.shape[0], self.samples, -1)
+        if self.average == "logits":
+            return logits.mean(dim=1)
+        return torch.logsumexp(logits.log_softmax(-1), dim=1) - math.log(self.samples)
 
 
 class SumAugment(Randomised):
     """Seed 004's Test Time Sum Augmentation (section 3.6): each copy is (weight * input + k - 1 pool images) / (weight + k - 1)."""
 
     def __init__(self, model: nn.Module, pool: torch.Tensor, generator: torch.Generator | None, k: int, samples: int,
-                 weight: float = 1.0):
-        super().__init__(model, samples, generator, pool.device)
+                 weight: float = 1.0, average: str = "probabilities"):
+        super().__init__(model, samples, generator, pool.device, average)
         self.k, self.weight = k, weight
         self.register_buffer("pool", pool, persistent=False)
 
@@ -79,8 +90,8 @@ class RandomCropFlip(Randomised):
     """Each copy is a random crop of the input zero-padded by `padding` pixels, flipped horizontally at random."""
 
     def __init__(self, model: nn.Module, generator: torch.Generator | None, padding: int, flip: bool, samples: int,
-                 device: torch.device):
-        super().__init__(model, samples, generator, device)
+                 device: torch.device, average: str = "probabilities"):
+        super().__init__(model, samples, generator, device, average)
         self.padding, self.flip = padding, flip
 
     def copies(self, x: torch.Tensor) -> torch.Tensor:
@@ -91,13 +102,20 @@ def _samples(samples) -> int:
     return integer("defence.samples", samples, at_least=1)
 
 
+def _average(average) -> str:
+    if average not in AVERAGES:
+        raise UserError(f"defence.average: {average!r} is not one of {', '.join(AVERAGES)} (what the copies' outputs "
+                        "are averaged as: softmax probabilities, a soft vote, or raw logits)")
+    return average
+
+
 def _model_device(model: nn.Module) -> torch.device:
     return next(model.parameters(), torch.empty(0)).device
 
 
 @DEFENCES.register("sum_augment")
 def sum_augment(model: nn.Module, pool: torch.Tensor, generator: torch.Generator | None = None, *, k: int,
-                samples: int, weight: float = 1.0) -> nn.Module:
+                samples: int, weight: float = 1.0, average: str = "probabilities") -> nn.Module:
     """Test Time Sum Augmentation: `samples` copies per input, each averaged with k - 1 random `pool` images.
 
     `pool` is float [N, C, H, W] in [0, 1] (seed 004 draws from the test set), on the model's
@@ -116,12 +134,13 @@ def sum_augment(model: nn.Module, pool: torch.Tensor, generator: torch.Generator
         raise ValueError("sum_augment: pool must hold images in [0, 1], as the model's inputs are")
     if pool.device != _model_device(model):
         raise ValueError(f"sum_augment: the pool is on {pool.device} but the model on {_model_device(model)}")
-    return SumAugment(model, pool, generator, k, samples, weight)
+    return SumAugment(model, pool, generator, k, samples, weight, _average(average))
 
 
 @DEFENCES.register("random_crop_flip")
 def random_crop_flip(model: nn.Module, pool: torch.Tensor | None = None, generator: torch.Generator | None = None, *,
-                     padding: int = 4, flip: bool = True, samples: int = 1) -> nn.Module:
+                     padding: int = 4, flip: bool = True, samples: int = 1,
+                     average: str = "probabilities") -> nn.Module:
     """Random pad-crop by `padding` pixels and random horizontal flips, per copy; `pool` is not used."""
     padding = integer("defence.padding", padding, at_least=0)
     if not isinstance(flip, bool):
@@ -129,7 +148,7 @@ def random_crop_flip(model: nn.Module, pool: torch.Tensor | None = None, generat
     if padding == 0 and not flip:
         raise UserError("defence.padding: with padding 0 and flip false the defence draws nothing; "
                         "set padding >= 1 or flip true")
-    return RandomCropFlip(model, generator, padding, flip, _samples(samples), _model_device(model))
+    return RandomCropFlip(model, generator, padding, flip, _samples(samples), _model_device(model), _average(average))
 
 
 __all__ = ["DEFENCES", "Randomised", "SumAugment", "RandomCropFlip", "sum_augment", "random_crop_flip"]
