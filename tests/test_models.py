@@ -207,3 +207,14 @@ def test_unknown_model_name():
 def test_bad_options_name_the_key(name, kwargs, key):
     with pytest.raises(UserError, match=rf"^{key}:"):
         build_model(name, 3, 10, 32, **kwargs)
+
+
+def test_model_outputs_widens_the_head_beyond_the_views_classes():
+    torch.manual_seed(0)
+    wide = build_model("tinyconv", 1, 2, 28, outputs=10)
+    assert wide(torch.zeros(3, 1, 28, 28)).shape == (3, 10)
+    torch.manual_seed(0)
+    plain = build_model("tinyconv", 1, 2, 28, outputs=None)
+    assert plain(torch.zeros(3, 1, 28, 28)).shape == (3, 2)
+    with pytest.raises(UserError, match="model.outputs"):
+        build_model("tinyconv", 1, 10, 28, outputs=2)  # narrower than the data's classes

@@ -20,18 +20,24 @@ from torch import nn
 from robustrepro.errors import UserError
 from robustrepro.models import preact, resnet, small, vgg  # noqa: F401  (each registers its builders)
 from robustrepro.models.common import MODELS, Classifier
-from robustrepro.options import number
+from robustrepro.options import integer, number
 
 
 def build_model(name: str, in_channels: int, num_classes: int, image_size: int, **options) -> nn.Module:
     """A freshly initialised model (drawing from torch's global generator: seed it first).
 
-    `options` is the run's model section less its name. width and dropout are checked here for
+    `options` is the run's model section less its name. `outputs` (optional) widens the output
+    layer beyond the view's `num_classes`. width and dropout are checked here for
     every model, since resolved runs give both to all of them; a builder that does not declare
     one has no use for it: its width is ignored and its dropout must be 0.
     """
     takes = MODELS.options(name)  # an unknown name fails here, listing the models
     options = dict(options)
+    if options.get("outputs") is not None:
+        # A head wider than the data's classes: the extra outputs are classes no example is labelled with
+        # (seed 004's brute force: MNIST's usual 10-way head, trained and tested on zeros and ones).
+        num_classes = integer("model.outputs", options["outputs"], at_least=num_classes)
+    options.pop("outputs", None)
     if "width" in options:
         number("model.width", options["width"], above=0)
         if "width" not in takes:
