@@ -24,7 +24,11 @@ def runs_of(scale: str, group: str, seeds=(0,)) -> list[dict]:
 
 
 class Ctx(SimpleNamespace):
-    """What a target builder gets, for builders that read no runs (table1, figure3)."""
+    """What a target builder gets, for builders that read no runs (table1, figure3): the paper (whose
+    resolved configs they read) and the scale."""
+
+    def __init__(self, paper=PAPER, **kwargs):
+        super().__init__(paper=paper, **kwargs)
 
     def table(self, frame, digits=2):
         self.written = frame
@@ -194,14 +198,14 @@ def test_table1_at_paper_scale_is_the_seeds_table_generated_from_the_runs_config
         assert table.loc[item, seed] == value  # the seed's Table 1, as printed
 
 
-def test_table1_follows_the_configs_not_constants(monkeypatch):
+def test_table1_follows_the_configs_not_constants():
     """Change a group's configs and the table changes with them: it is generated, not typed in."""
     rows = PAPER.runs("quick", [0])
     for row in rows:
         if row["group"] == nb.APPENDIX:
             row["run"] = {**row["run"], "optimizer": {**row["run"]["optimizer"], "weight_decay": 1e-3}, "epochs": 7}
-    monkeypatch.setattr(nb, "PAPER", SimpleNamespace(runs=lambda scale, seeds: rows))
-    ctx = Ctx(scale="quick")
+    paper = SimpleNamespace(configs=lambda scale, groups, seeds=(0,): [r["run"] for r in rows if r["group"] in groups])
+    ctx = Ctx(paper=paper, scale="quick")
     nb.table1(ctx)
     table = ctx.written.set_index("hyperparameter")
     fmnist = table.columns[-1]
