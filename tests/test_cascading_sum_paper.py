@@ -1,13 +1,16 @@
-"""Seed 004 chapter 3 (robustrepro.papers.cascading_sum): the groups at every scale, the reported error
-rates as the seed printed them, the builders on runs' files, and chapter 3's part of the suite's one
-smoke build (real snakemake: cascades, evaluations with test-time sum augmentation and attacks)."""
+"""Seed 004 chapter 3 (robustrepro.papers.ordering_augment's chapter3_* modules): the groups at every
+scale, the reported error rates as the seed printed them, the builders on runs' files, and chapter 3's
+part of the suite's one smoke build (real snakemake: cascades, evaluations with test-time sum
+augmentation and attacks)."""
 
 import json
 
 import pandas as pd
 import pytest
 
-from robustrepro.papers import cascading_sum as cs
+from robustrepro.analysis.settings import NOT_STATED, text
+from robustrepro.papers.ordering_augment import chapter3_claims, chapter3_figures, chapter3_tables
+from robustrepro.papers.ordering_augment import chapter3_settings as cs
 from robustrepro.papers import load
 from robustrepro.papers.spec import get_dotted
 from robustrepro.report.comparison import comparison
@@ -171,7 +174,7 @@ def test_figure3_6_reduction_is_relative_to_the_baseline_error(tmp_path):
     csa = _csa_results({(100, "wrn28_10", 1): 40.0, (100, "wrn28_10", 4): 30.0})
     other = {g: pd.DataFrame([{"group": g, cs.SUBSET: 1000, cs.MODEL: "wrn28_10", "seed": 0, "run_id": g,
                                "test_acc1": acc}]) for g, acc in ((cs.MIXUP, 0.64), (cs.PAIRING, 0.62))}
-    data = cs.reductions({cs.CSA["cifar10"]: csa, **other}).set_index("method")
+    data = chapter3_figures.reductions({cs.CSA["cifar10"]: csa, **other}).set_index("method")
     assert data.loc["CSA k=4", "reduction"] == pytest.approx(25.0)
     assert data.loc["Mixup", "reduction"] == pytest.approx(10.0)
     assert data.loc["SamplePairing", "reduction"] == pytest.approx(5.0)
@@ -180,19 +183,25 @@ def test_figure3_6_reduction_is_relative_to_the_baseline_error(tmp_path):
 
 def test_table3_0_states_the_settings_the_runs_train_with(tmp_path):
     ctx = _context(tmp_path, "table3_0", {})
-    cs.settings_table(ctx)
+    chapter3_tables.table3_0(ctx)
     table = ctx.written["table"].set_index("setting")["value"]
     run = runs_of("paper", cs.CSA["cifar10"])[0]["run"]
-    assert table["batch size"] == run["batch_size"] and table["learning rate"] == run["optimizer"]["lr"]
-    assert table["weight decay"] == run["optimizer"]["weight_decay"]
-    assert table["lr factor on a plateau"] == run["schedule"]["factor"]
-    assert table["lr plateau (steps without a lower training loss)"] == run["schedule"]["patience_steps"]
-    assert table["test-time sum augmentation copies"] == cs.TTA["defence"]["samples"]
+    assert table["batch size"] == text(run["batch_size"]) and table["learning rate"] == text(run["optimizer"]["lr"])
+    assert table["weight decay"] == text(run["optimizer"]["weight_decay"])
+    assert table["lr factor on a plateau"] == text(run["schedule"]["factor"])
+    assert table["lr plateau (steps without a lower training loss)"] == text(run["schedule"]["patience_steps"])
+    assert table["test-time sum augmentation copies"] == text(cs.TTA["defence"]["samples"])
+    seed = ctx.written["table"].set_index("setting")["seed"]
+    assert seed["batch size"] == "lost" and seed["augmentation"] == NOT_STATED
+    smoke = recording_context(PAPER, "table3_0", "smoke", tmp_path / "smoke", {})  # the runs of that scale
+    chapter3_tables.table3_0(smoke)
+    smoke_run = runs_of("smoke", cs.CSA["cifar10"])[0]["run"]
+    assert smoke.written["table"].set_index("setting").loc["batch size", "value"] == text(smoke_run["batch_size"])
 
 
 def test_figure3_4_draws_the_coefficients_that_train(tmp_path):
     ctx = _context(tmp_path, "figure3_4", {})
-    cs.figure3_4(ctx)
+    chapter3_figures.figure3_4(ctx)
     data = ctx.written["figure"]
     start = data[(data["g"] == 0) & (data["k"] == 4)]["coefficient"]
     assert start.tolist() == pytest.approx([0.25] * 4)
@@ -207,7 +216,7 @@ def test_table3_3_reads_clean_and_attacked_accuracy_both_ways(tmp_path):
     row.update({f"{a}_acc1": 0.1 for a in cs.ATTACKS})
     row.update({f"tta_{a}_acc1": 0.3 for a in cs.ATTACKS})
     ctx = _context(tmp_path, "table3_3", {cs.ATTACKED: pd.DataFrame([row])})
-    cs.table3_3(ctx)
+    chapter3_tables.table3_3(ctx)
     table = ctx.written["table"].set_index("model")
     assert table.loc["Baseline", "clean"] == pytest.approx(90.0) and table.loc["Sum-Aug", "clean"] == pytest.approx(85)
     assert table.loc["Sum-Aug", "PGD"] == pytest.approx(30.0) and table.loc["Sum-Aug", "PGD (paper)"] == 3.22
@@ -258,4 +267,4 @@ def test_smoke_tables_hold_the_evaluations_that_ran(oa_smoke):
     assert sorted(figure["k"].unique()) == [2, 4, 8]
     assert all(len(members.split()) == k for k, members in zip(figure["k"], figure["train_indices"]))
     claims = pd.read_csv(out / "claims.csv")
-    assert {c.name for c in cs.CLAIMS} <= set(claims["claim"])
+    assert {c.name for c in chapter3_claims.CLAIMS} <= set(claims["claim"])

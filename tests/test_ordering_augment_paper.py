@@ -2,7 +2,7 @@
 the brute force run once, every CIFAR run from one seed and one view), the reported numbers as the
 seed printed them, the tables and figures from runs' files, and the suite's smoke build of the
 paper's targets and the comparison through the real snakemake. Chapter 3 (robustrepro.papers.
-cascading_sum) is tests/test_cascading_sum_paper.py."""
+ordering_augment's chapter3_* modules) is tests/test_cascading_sum_paper.py."""
 
 import json
 import math
@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 
 from robustrepro.papers import load
-from robustrepro.papers import cascading_sum
-from robustrepro.papers import ordering_augment as oa
+from robustrepro.papers import ordering_augment
+from robustrepro.papers.ordering_augment import chapter2_claims, chapter2_targets, reported
+from robustrepro.papers.ordering_augment import chapter2_settings as oa
 from robustrepro.report.targets import TargetContext
 from robustrepro.runs import view_id
 from robustrepro.scales import SCALES
@@ -31,7 +32,7 @@ def runs_of(scale: str, group: str, seeds=(0,)) -> list[dict]:
 # ---- the spec ----
 
 def test_the_targets_are_chapter_2s_nine_in_order_then_chapter_3s():
-    assert [t.name for t in PAPER.targets] == TARGETS + [t.name for t in cascading_sum.TARGETS]
+    assert [t.name for t in PAPER.targets] == TARGETS + [t.name for t in ordering_augment.CHAPTER3_TARGETS]
     PAPER.validate()
 
 
@@ -120,7 +121,7 @@ def _context(tmp_path, target: str, results: dict) -> TargetContext:
 
 def _perfect(tmp_path, epochs=13):
     def history(_):
-        return pd.DataFrame([{"epoch": e, **dict(zip(oa.TABLE2_1_COLUMNS, oa.TABLE2_1[e - 1]))}
+        return pd.DataFrame([{"epoch": e, **dict(zip(reported.TABLE2_1_COLUMNS, reported.TABLE2_1[e - 1]))}
                              for e in range(1, epochs + 1)])
 
     results = _fake_runs(tmp_path, oa.PERFECT, [{}], history)
@@ -132,17 +133,17 @@ def _perfect(tmp_path, epochs=13):
 
 def test_table2_1_sets_each_epoch_beside_the_seeds(tmp_path):
     ctx = _context(tmp_path, "table2_1", _perfect(tmp_path))
-    oa.table2_1(ctx)
+    chapter2_targets.table2_1(ctx)
     table = ctx.written["table"]
     assert list(table["epoch"]) == list(range(1, 14))
-    assert table["min loss"].tolist() == table["min loss (paper)"].tolist() == [r[3] for r in oa.TABLE2_1]
+    assert table["min loss"].tolist() == table["min loss (paper)"].tolist() == [r[3] for r in reported.TABLE2_1]
     assert (tmp_path / "out" / "table2_1.tex").is_file()
 
 
 @pytest.mark.parametrize("figure,epochs", [("figure2_1", (1, 2, 5, 6)), ("figure2_2", (12, 13))])
 def test_the_distribution_figures_draw_every_ordering_of_their_epochs(tmp_path, figure, epochs):
     ctx = _context(tmp_path, figure, _perfect(tmp_path))
-    getattr(oa, figure)(ctx)
+    getattr(chapter2_targets, figure)(ctx)
     data = ctx.written["figure"]
     assert sorted(data["epoch"].unique()) == list(epochs) and len(data) == 5 * len(epochs)
     assert (tmp_path / "out" / f"{figure}.png").is_file()
@@ -152,7 +153,7 @@ def test_a_missing_orderings_file_names_the_run_and_the_fix(tmp_path):
     results = _perfect(tmp_path)
     (tmp_path / "runs" / f"{oa.PERFECT}-0" / "orderings.csv").unlink()
     with pytest.raises(Exception, match="orderings.csv is missing.*delete its metrics.json"):
-        oa.figure2_1(_context(tmp_path, "figure2_1", results))
+        chapter2_targets.figure2_1(_context(tmp_path, "figure2_1", results))
 
 
 def _orderers(tmp_path, epochs=3):
@@ -173,7 +174,7 @@ def _orderers(tmp_path, epochs=3):
 
 def test_table2_2_has_the_baseline_each_k_and_the_seeds_numbers_beside(tmp_path):
     ctx = _context(tmp_path, "table2_2", _orderers(tmp_path))
-    oa._orderer_table("table2_2")(ctx)
+    chapter2_targets.orderer_table("table2_2")(ctx)
     table = ctx.written["table"]
     assert list(table["epoch"]) == [1, 2, 3]
     assert table["Baseline"].tolist() == pytest.approx([35.0, 40.0, 45.0])
@@ -186,17 +187,17 @@ def test_table2_2_has_the_baseline_each_k_and_the_seeds_numbers_beside(tmp_path)
 @pytest.mark.parametrize("figure", ["figure2_3", "figure2_4", "figure2_5"])
 def test_the_orderer_figures_draw_train_and_test_accuracy_per_epoch(tmp_path, figure):
     ctx = _context(tmp_path, figure, _orderers(tmp_path))
-    oa._orderer_figure(figure)(ctx)
+    PAPER.target(figure).build(ctx)
     data = ctx.written["figure"]
     assert "baseline" in set(data["curve"]) and {"train_acc", "test_acc1"} <= set(data)
     assert len(data["curve"].unique()) == (6 if figure == "figure2_3" else 3)
 
 
 def test_total_drop_sums_the_falls_over_the_first_ten_epochs():
-    paper = pd.Series([r[0] * 100 for r in oa.TABLE2_2], index=range(1, 11))
-    assert oa.total_drop(paper) == pytest.approx((60.05 - 56.16) + (73.95 - 69.26) + (77.09 - 69.26))
-    assert oa.total_drop(pd.Series([1.0, 2.0, 3.0], index=[1, 2, 3])) == 0
-    assert oa.total_drop(pd.Series([5.0] * 10 + [0.0], index=range(1, 12))) == 0  # epoch 11 is not counted
+    paper = pd.Series([r[0] * 100 for r in reported.TABLE2_2], index=range(1, 11))
+    assert chapter2_claims.total_drop(paper) == pytest.approx((60.05 - 56.16) + (73.95 - 69.26) + (77.09 - 69.26))
+    assert chapter2_claims.total_drop(pd.Series([1.0, 2.0, 3.0], index=[1, 2, 3])) == 0
+    assert chapter2_claims.total_drop(pd.Series([5.0] * 10 + [0.0], index=range(1, 12))) == 0  # epoch 11 is not counted
 
 
 # ---- the smoke build ----
