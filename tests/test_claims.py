@@ -5,9 +5,6 @@ A claim that nothing can make fail checks nothing, so a claim with no failing ca
 Adding a paper adds its claims and their cases to its own package; this file does not change.
 """
 
-import importlib
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
@@ -15,27 +12,6 @@ from robustrepro.papers import all_papers
 from robustrepro.papers.spec import Claim
 
 CLAIMS = {f"{paper.slug}/{claim.name}": claim for paper in all_papers() for claim in paper.claims}
-
-
-def _legacy() -> tuple[dict, dict]:
-    """Cases not yet moved into their paper's package (tests/legacy_cases_*.py); gone once all are."""
-    failing, holding = {}, {}
-    for path in sorted(Path(__file__).parent.glob("legacy_cases_*.py")):
-        module = importlib.import_module(path.stem)
-        failing.update(module.FAILING)
-        holding.update(module.HOLDING)
-    return failing, holding
-
-
-LEGACY_FAILING, LEGACY_HOLDING = _legacy()
-
-
-def must_fail(name: str) -> list:
-    return [*CLAIMS[name].must_fail, *LEGACY_FAILING.get(name, [])]
-
-
-def must_hold(name: str) -> list:
-    return [*CLAIMS[name].must_hold, *LEGACY_HOLDING.get(name, [])]
 
 
 def broken(claim: Claim, failing: list, holding: list) -> list[str]:
@@ -56,11 +32,8 @@ def broken(claim: Claim, failing: list, holding: list) -> list[str]:
 
 @pytest.mark.parametrize("name", sorted(CLAIMS))
 def test_claim_fails_on_what_contradicts_it_and_holds_on_numbers_like_the_papers(name):
-    assert not broken(CLAIMS[name], must_fail(name), must_hold(name)), name
-
-
-def test_legacy_cases_name_only_claims_that_exist():
-    assert not (set(LEGACY_FAILING) | set(LEGACY_HOLDING)) - set(CLAIMS)
+    claim = CLAIMS[name]
+    assert not broken(claim, claim.must_fail, claim.must_hold), name
 
 
 EMPTY = lambda: ({"g": pd.DataFrame({"x": [0.5]})},)  # noqa: E731
