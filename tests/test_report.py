@@ -309,3 +309,25 @@ def test_an_extension_is_marked_in_claims_csv_and_the_index(tmp_path):
     text = out.read_text()
     assert "- **holds**, on 2 of 3 seeds alone: x above one half *Extension, not in the paper.* (mean x 0.63)" in text
     assert "- **holds**, on 1 of 1 seeds alone: h above one half (h)" in text
+
+
+def test_a_reported_ratio_is_reproduced_seed_by_seed_and_a_printed_spread_is_shown():
+    from robustrepro.papers.spec import Paper, Reported, RunGroup, Target
+
+    group = RunGroup("g", {"dataset": "mnist"}, grid={"step.name": ["weighted", "reweight"]})
+    targets = (Target("figure5", "figure", ("g",), lambda ctx: None, "curves"),)
+    paper = Paper("p", "p.txt", "P", groups=(group,), targets=targets, reported=(
+        Reported("figure5", "g", {"step.name": "reweight"}, "test_acc1", 3.0, over={"step.name": "weighted"},
+                 percent=False),
+        Reported("figure5", "g", {"step.name": "weighted"}, "test_acc1", 67.97, spread=0.62)))
+    paper.validate(scales=["smoke"])
+    runs = pd.DataFrame({"step.name": ["weighted", "reweight"] * 2, "seed": [0, 0, 1, 1],
+                         "test_acc1": [0.2, 0.5, 0.1, 0.4]})
+    ratio, plain = comparison(paper, {"g": runs}, "smoke").to_dict("records")
+    assert ratio["reproduced"] == 3.25 and ratio["n"] == 2 and ratio["std"] == pytest.approx(1.061, abs=1e-3)
+    assert ratio["metric"] == "test_acc1 ratio" and "over the mean at name=weighted" in ratio["selection"]
+    assert np.isnan(ratio["reported_std"]) and plain["reported_std"] == 0.62 and plain["reproduced"] == 15.0
+    bad = Paper("p", "p.txt", "P", groups=(group,), targets=targets, reported=(
+        Reported("figure5", "g", {"step.name": "reweight"}, "test_acc1", 3.0, over={"step.name": "weighted"}),))
+    with pytest.raises(Exception, match="over=.*percent=False"):
+        bad.validate(scales=["smoke"])

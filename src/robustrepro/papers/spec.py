@@ -179,6 +179,11 @@ class Reported:
     # Whether the paper printed the complement, 100 - metric in % (seed 004's error rates of an accuracy):
     # reproduced as 100 - 100 x metric, so that like is compared with like.
     error: bool = False
+    # The ± the paper printed beside its number (its spread over seeds), shown beside the reproduced std.
+    spread: float | None = None
+    # A ratio the paper printed ("three times that of the baseline"): `metric` at `where` over `metric`
+    # at `over` (grid coordinates of the same group), per seed; give percent=False.
+    over: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -324,6 +329,10 @@ class Paper:
                                         or r.epoch < 1):
                 fail(f"a reported value of target {r.target} has epoch={r.epoch!r}: give the epoch (an integer >= 1) "
                      "whose history.csv row holds it, and no `at`")
+            if r.over is not None and (r.percent or r.error or not isinstance(r.over, dict) or r.at is not None
+                                       or r.epoch is not None):
+                fail(f"a reported value of target {r.target} has over={r.over!r}: a ratio is a mapping of grid "
+                     "coordinates, read from the final metrics, with percent=False and error=False")
             if r.error and not r.percent:
                 fail(f"a reported value of target {r.target} has error=True and percent=False: an error rate is "
                      "100 - the metric in %, so it needs percent=True")

@@ -15,8 +15,8 @@ from robustrepro.report.tables import write_table
 # reads straight off the row.
 DIGITS = 2
 LOSS_DIGITS = 3  # numbers not in % (losses): seed 004 prints three decimals
-COLUMNS = ["target", "group", "method", "setting", "selection", "metric", "reported", "reproduced", "std", "n",
-           "difference", "scale", "note"]
+COLUMNS = ["target", "group", "method", "setting", "selection", "metric", "reported", "reported_std", "reproduced",
+           "std", "n", "difference", "scale", "note"]
 
 
 def _where(where: dict) -> str:
@@ -31,6 +31,8 @@ def _selection(rep: Reported) -> str:
     if rep.select.startswith("best:"):
         axis = rep.select.removeprefix("best:").split(".")[-1]
         return f"best {axis} on validation, {when}then mean over seeds"
+    if rep.over is not None:
+        return f"{when}per seed the mean at the setting over the mean at {_where(rep.over)}, then mean over seeds"
     return f"{when}mean over seeds"
 
 
@@ -67,34 +69,46 @@ def at_epoch(runs: pd.DataFrame, history: pd.DataFrame, keys: list[str], metric:
     return pd.Series(values, index=runs.index, dtype=float)
 
 
+def _values(paper: Paper, rep: Reported, where: dict, results: dict[str, pd.DataFrame], scale: str,
+            step_logs: dict | None, histories: dict | None) -> pd.Series:
+    """The reproduced values of `rep` at grid point `where`, one per run, indexed by the run's seed."""
+    runs = results[rep.group]
+    if rep.select.startswith("best:"):
+        runs = best_over(runs, rep.select.removeprefix("best:"), keys=list(where))
+    for key, value in where.items():
+        runs = runs[runs[key] == value]
+    keys = [*paper.group(rep.group).coord_names(scale), "seed"]
+    if rep.epoch is not None:
+        if histories is None or rep.group not in histories:
+            raise ValueError(f"the reported value of {rep.target} ({_where(where)}) is read from the "
+                             f"histories of group {rep.group}; none were given")
+        values = at_epoch(runs, histories[rep.group], keys, rep.metric, rep.epoch)
+    elif rep.at is None:
+        values = runs[rep.metric]
+    else:
+        if step_logs is None or rep.group not in step_logs:
+            raise ValueError(f"the reported value of {rep.target} ({_where(where)}) is read from the step "
+                             f"logs of group {rep.group}; none were given")
+        values = at_share(runs, step_logs[rep.group], keys, rep.metric, rep.at)
+    return pd.Series(values.to_numpy(dtype=float), index=runs["seed"].to_numpy()).dropna()
+
+
 def comparison(paper: Paper, results: dict[str, pd.DataFrame], scale: str,
                step_logs: dict[str, pd.DataFrame] | None = None,
                histories: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
     """One row per reported number: the reproduced mean ± std over seeds (in % where the paper printed
     %), n and the difference. `step_logs` (group -> stacked steps.csv) is needed only for numbers read
-    part-way (Reported.at), `histories` (group -> stacked history.csv) for those of one epoch (Reported.epoch)."""
+    part-way (Reported.at), `histories` (group -> stacked history.csv) for those of one epoch (Reported.epoch).
+    A ratio the paper printed (Reported.over) is reproduced seed by seed: the mean at `where` over the
+    mean at `over` of that seed's runs."""
     rows = []
     for rep in paper.reported:
         values = pd.Series(dtype=float)  # a group not built (its data missing here) counts as not run
         if rep.group in results:
-            runs = results[rep.group]
-            if rep.select.startswith("best:"):
-                runs = best_over(runs, rep.select.removeprefix("best:"), keys=list(rep.where))
-            for key, value in rep.where.items():
-                runs = runs[runs[key] == value]
-            keys = [*paper.group(rep.group).coord_names(scale), "seed"]
-            if rep.epoch is not None:
-                if histories is None or rep.group not in histories:
-                    raise ValueError(f"the reported value of {rep.target} ({_where(rep.where)}) is read from the "
-                                     f"histories of group {rep.group}; none were given")
-                values = at_epoch(runs, histories[rep.group], keys, rep.metric, rep.epoch).dropna()
-            elif rep.at is None:
-                values = runs[rep.metric].dropna()
-            else:
-                if step_logs is None or rep.group not in step_logs:
-                    raise ValueError(f"the reported value of {rep.target} ({_where(rep.where)}) is read from the step "
-                                     f"logs of group {rep.group}; none were given")
-                values = at_share(runs, step_logs[rep.group], keys, rep.metric, rep.at).dropna()
+            values = _values(paper, rep, rep.where, results, scale, step_logs, histories)
+            if rep.over is not None:
+                over = _values(paper, rep, rep.over, results, scale, step_logs, histories)
+                values = (values.groupby(level=0).mean() / over.groupby(level=0).mean()).dropna()
             values = values * (100 if rep.percent else 1)
             if rep.error:
                 values = 100 - values
@@ -105,7 +119,8 @@ def comparison(paper: Paper, results: dict[str, pd.DataFrame], scale: str,
             "target": rep.target, "group": rep.group, "method": rep.method,
             # A group without a grid point named is compared as a whole: say so rather than leave it blank.
             "setting": _where(rep.where) or "all runs of the group", "selection": _selection(rep),
-            "metric": rep.metric, "reported": rep.value, "reproduced": mean,
+            "metric": rep.metric if rep.over is None else f"{rep.metric} ratio", "reported": rep.value,
+            "reported_std": rep.spread if rep.spread is not None else float("nan"), "reproduced": mean,
             "std": round(values.std(), digits) if n > 1 else float("nan"), "n": n,
             "difference": round(mean - rep.value, digits), "scale": scale,
             "note": rep.note if n else f"{rep.note}; not run at {scale} scale".lstrip("; "),
