@@ -93,6 +93,20 @@ def test_figure13_14_configurations_have_equal_and_different_ratios():
     assert (per_batch >= 2).all()  # each batch size at two or more ratios: batch and ratio can be told apart
 
 
+def test_the_ratio_claims_state_the_seeds_direction_and_their_evidence_names_the_one_found():
+    from robustrepro.papers.noise_batchsize import cases
+
+    for name, scheduler in (("higher-ratio-better-constant", "constant"),
+                            ("higher-ratio-better-onecycle-clean", "onecycle")):
+        claim = next(c for c in PAPER.claims if c.name == name)
+        assert "with higher ratios leading to better generalization" in claim.statement
+        group = nb.RATIO[scheduler]
+        held, evidence = claim.evaluate(*cases.nb_logs(group, cases.ratio_cells(cases.by_ratio), ratio=True))
+        assert held and "0% noise: higher B/lr better (the seed's direction)" in evidence
+        held, evidence = claim.evaluate(*cases.nb_logs(group, cases.ratio_cells(cases.by_lr_over_batch), ratio=True))
+        assert not held and "0% noise: lower B/lr, i.e. higher lr/B, better (Jastrzebski et al.'s direction)" in evidence
+
+
 @pytest.mark.parametrize("scale, per_seed", [("paper", 96), ("quick", 72), ("smoke", 20)])
 def test_every_scale_keeps_every_targets_groups_with_unique_run_ids(scale, per_seed):
     rows = PAPER.runs(scale, [0, 1])

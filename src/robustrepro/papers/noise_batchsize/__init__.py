@@ -61,10 +61,37 @@ Where the seed is silent or ambiguous, what this harness chose and why:
   epoch's rows; their CSVs also hold the raw means over seeds.
 - Batch size to lr ratio. The seed says, after Jastrzebski et al., that "the ratio of the batch and
   learning rate should dictate the model's performance, with higher ratios leading to better
-  generalization". Jastrzebski et al. find the opposite direction: a higher lr / batch size (a
-  lower batch / lr) gives wider minima and better generalisation. Read as the part both agree on:
-  the ratio dictates the performance, i.e. it orders the results. The claims test that ordering
-  without fixing its direction, and the evidence says which direction was found.
+  generalization", and confirms it "for the configurations with either a constant learning rate or
+  zero label noise" (section 4.4); its introduction repeats the direction ("the common belief that
+  higher values of this ratio predict better generalization"). Jastrzebski et al. find the opposite
+  direction: a higher lr / batch size (a lower batch / lr) gives wider minima and better
+  generalisation, so the seed most likely turned the ratio over. The claims
+  higher-ratio-better-constant and higher-ratio-better-onecycle-clean state the direction the seed
+  states twice, a higher B/lr better, not that of the work it cites: a claim says what the paper
+  says, and the seed never states the other. Each claim's evidence names the order found at each noise
+  level: "higher B/lr better (the seed's direction)", "lower B/lr, i.e. higher lr/B, better
+  (Jastrzebski et al.'s direction)", or "no order". A failure whose evidence reads Jastrzebski et
+  al.'s direction at every level is the ratio rule holding the way its source found it, with the
+  seed's wording reversed; one reading "no order" is the rule itself failing. "Dictates" is read as
+  ordering: every configuration of a higher ratio above every configuration of a lower one.
+- "For the two schedulers with 0% label noise, the higher the batch size is, the higher the
+  validation accuracy" (section 4.1) is read literally, as for one-cycle and cosine only (the seed
+  says nothing of the constant lr at 0 %): at 0 % noise each batch size run has a higher best
+  validation accuracy than the next smaller one (a plateau or a dip anywhere breaks it), so the
+  largest is best, which is what the next sentence's "no longer the largest one" under noise
+  presupposes.
+- Rolnick et al. under a constant lr. The seed: "they claim that increasing batch size mitigates
+  the effect of label noise. However, our experiments show otherwise when a learning rate scheduler
+  is used. Although, for the case of constant learning rates, the claim holds." The seed's evidence
+  against it with schedulers is which batch size is best under noise ("the best batch size is no
+  longer the largest one"), and "mitigates the effect of label noise" says the noise costs larger
+  batches less. So larger-batch-mitigates-noise-constant asks both, at every noise level above 0 %:
+  the largest batch size run is the best, and the accuracy the noise costs (best validation
+  accuracy at 0 % minus at that level, same batch size) falls with the batch size (a negative
+  Spearman correlation, and smaller at the largest batch than at the smallest). A best batch that
+  merely does not shrink under noise (the same batch, e.g. 32, best at every level) is not larger
+  batches mitigating anything, and neither is the largest batch best with the noise costing every
+  batch size alike.
 - figure13/14's configurations, (batch size, lr) with B/lr: (64, 0.05), (128, 0.1) and (256, 0.2)
   at 1,280, the same ratio over a 4x range of batch sizes (the rule's core: equal ratio, equal
   result), and (64, 0.1), (128, 0.2) at 640 and (128, 0.05), (256, 0.1) at 2,560 on either side.

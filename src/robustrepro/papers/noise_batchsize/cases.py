@@ -9,7 +9,8 @@ import math
 import pandas as pd
 
 from robustrepro.papers.cases import SEEDS
-from robustrepro.papers.noise_batchsize.settings import BATCH, EVAL_STEPS, EVERY, LR, NOISE_RATES, RATE, RATIO_CONFIGS
+from robustrepro.papers.noise_batchsize.settings import (BATCH, EVAL_STEPS, EVERY, LR, NOISE_RATES, RATE, RATIO_CONFIGS,
+                                                          SMOKE_RATIO_CONFIGS)
 
 NB_BATCHES = (32, 64, 128, 256, 512, 1024)
 
@@ -90,17 +91,58 @@ def best_batch_smaller(g: str) -> dict:
                                                   0.5: _peaked(60, 32, (32, 128))}))))  # smoke's grid
 
 
-def best_batch_not_smaller(g: str) -> dict:
+def larger_batch_better_clean(g: str) -> dict:
+    """The seed: "For the two schedulers with 0% label noise, the higher the batch size is, the higher the
+    validation accuracy" (each step up in batch size higher)."""
+    return dict(
+        must_fail=(
+            lambda: nb_logs(g, best_cells({0.0: _peaked(90, 32)})),  # the smallest batch best
+            lambda: nb_logs(g, best_cells({0.0: _peaked(90, 256)})),  # peaked below the largest
+            # the largest best, but batch 64 below batch 32: not "the higher the batch size, the higher"
+            lambda: nb_logs(g, best_cells({0.0: {**_rising(90), 64: 84.5}})),
+            lambda: nb_logs(g, best_cells({0.0: {b: 88.0 for b in NB_BATCHES}})),  # flat: the batch size does nothing
+            lambda: nb_logs(g, best_cells({0.2: _rising(80), 0.5: _rising(60)})),  # no 0 % level run
+            lambda: nb_logs(g, best_cells({0.0: {128: 90.0}})),  # one batch size
+            # rising on final accuracies but not on the best over the run: batch 32 peaks highest, then falls
+            lambda: nb_logs(g, best_cells({0.0: {**_rising(90), 32: 95.0}}, {(0.0, 32): 80.0})),
+        ),
+        must_hold=(lambda: nb_logs(g, best_cells(SCHEDULED_LIKE)),
+                   lambda: nb_logs(g, best_cells({0.0: _rising(90, (32, 128)),
+                                                  0.5: _peaked(60, 32, (32, 128))}))))  # smoke's grid
+
+
+# The seed's constant lr, after Rolnick et al.: larger batches best under noise, and the noise costs them less.
+MITIGATED = {0.0: _rising(90), 0.2: _rising(82, step=1.5), 0.5: _rising(65, step=3.0)}
+
+
+def larger_batch_mitigates(g: str) -> dict:
+    """The seed: Rolnick et al. "claim that increasing batch size mitigates the effect of label noise. [...]
+    for the case of constant learning rates, the claim holds" (with schedulers "the best batch size is no
+    longer the largest one")."""
+    # each noisy level keeps the 0 % level's shape, less `cost` points, and gains `less` a step up in batch
+    # size, so that the noise costs larger batches less and only the best batch size decides
+    def noisy(clean: dict, cost: float, less: float = 0.5) -> dict:
+        return {b: v - cost + less * i for i, (b, v) in enumerate(clean.items())}
+
+    batch32, at128 = _peaked(90, 32), _peaked(90, 128)
     return dict(
         must_fail=(
             lambda: nb_logs(g, best_cells(SCHEDULED_LIKE)),  # what the seed sees with schedulers
-            lambda: nb_logs(g, best_cells({**LARGEST_BEST, 0.2: _peaked(80, 512)})),  # smaller at one level
+            # batch 32 best at every level (the noise costs larger batches a little less even): the old
+            # "best batch not smaller under noise" accepted it
+            lambda: nb_logs(g, best_cells({0.0: batch32, 0.2: noisy(batch32, 10), 0.5: noisy(batch32, 30)})),
+            # the same best batch (128) at every level, a tie the old claim accepted
+            lambda: nb_logs(g, best_cells({0.0: at128, 0.2: noisy(at128, 10, 0.1), 0.5: noisy(at128, 30, 0.1)})),
+            # the largest best everywhere, but the noise costs every batch size the same: nothing mitigated
+            lambda: nb_logs(g, best_cells(LARGEST_BEST)),
+            lambda: nb_logs(g, best_cells({**MITIGATED, 0.2: _peaked(80, 512)})),  # not the largest at one level
+            # the largest best, but the noise costs it more than the smallest at 50 %
+            lambda: nb_logs(g, best_cells({**MITIGATED, 0.5: _rising(60, step=0.5)})),
             lambda: nb_logs(g, best_cells({0.0: _rising(90)})),  # no noisy level
         ),
-        must_hold=(lambda: nb_logs(g, best_cells(LARGEST_BEST)),
-                   # larger under noise than at 0 % also holds: not smaller
-                   lambda: nb_logs(g, best_cells({0.0: _peaked(90, 128), 0.2: _peaked(80, 256),
-                                                  0.5: _rising(60)}))))
+        must_hold=(lambda: nb_logs(g, best_cells(MITIGATED)),
+                   lambda: nb_logs(g, best_cells({0.0: {32: 89.0, 128: 90.0},
+                                                  0.5: {32: 55.0, 128: 60.0}}))))  # smoke's grid
 
 
 # ---- trends with the batch size ----
@@ -157,11 +199,11 @@ def grad_cosine_falls(g: str) -> dict:
 
 # ---- the batch size / lr configurations ----
 
-def ratio_cells(acc) -> dict:
-    """Cells of a ratio group: acc(rate, batch, lr) -> best validation accuracy (%)."""
+def ratio_cells(acc, configs=RATIO_CONFIGS) -> dict:
+    """Cells of a ratio group: acc(rate, batch, lr) -> best validation accuracy (%), for each (batch, lr)."""
     return {(rate, b, lr): {"val": [acc(rate, b, lr) - 10, acc(rate, b, lr), acc(rate, b, lr) - 0.3,
                                     acc(rate, b, lr) - 0.2]}
-            for rate in NOISE_RATES for b, lr in RATIO_CONFIGS}
+            for rate in NOISE_RATES for b, lr in configs}
 
 
 def by_lr_over_batch(rate, b, lr):  # Jastrzebski et al.: a higher lr / B is better, the same ratio alike
@@ -181,33 +223,58 @@ def _only(cells: dict, rates) -> dict:
     return {k: v for k, v in cells.items() if k[0] in rates}
 
 
-def ratio_orders(g: str) -> dict:
+def by_ratio(rate, b, lr):  # the seed's wording: a higher B/lr is better, the same ratio alike
+    return 130 - by_lr_over_batch(rate, b, lr)
+
+
+def higher_ratio_better(g: str) -> dict:
+    """The seed: "the ratio of the batch and learning rate should dictate the model's performance, with
+    higher ratios leading to better generalization. We confirm this [...] with [...] a constant learning rate"."""
     return dict(
         must_fail=(
+            # ordered the other way (Jastrzebski et al.'s direction): the old either-direction claim accepted it
+            lambda: nb_logs(g, ratio_cells(by_lr_over_batch), ratio=True),
             lambda: nb_logs(g, ratio_cells(by_batch_only), ratio=True),  # the batch size decides
             lambda: nb_logs(g, ratio_cells(scattered), ratio=True),
-            # ordered at 0 % and 20 %, not at 50 %
+            # ordered the seed's way at 0 % and 20 %, not at 50 %
             lambda: nb_logs(g, ratio_cells(lambda r, b, lr: scattered(r, b, lr) if r == 0.5
+                                           else by_ratio(r, b, lr)), ratio=True),
+            # the seed's way at 0 %, the other way under noise
+            lambda: nb_logs(g, ratio_cells(lambda r, b, lr: by_ratio(r, b, lr) if r == 0
                                            else by_lr_over_batch(r, b, lr)), ratio=True),
             # one ratio only: nothing to order
-            lambda: nb_logs(g, {k: v for k, v in ratio_cells(by_lr_over_batch).items() if k[1] / k[2] == 1280},
-                            ratio=True),
+            lambda: nb_logs(g, {k: v for k, v in ratio_cells(by_ratio).items() if k[1] / k[2] == 1280}, ratio=True),
         ),
-        must_hold=(
-            lambda: nb_logs(g, ratio_cells(by_lr_over_batch), ratio=True),
-            # the other direction (the seed's wording: a higher B/lr better) orders the results too
-            lambda: nb_logs(g, ratio_cells(lambda r, b, lr: 130 - by_lr_over_batch(r, b, lr)), ratio=True),
-        ))
+        must_hold=(lambda: nb_logs(g, ratio_cells(by_ratio), ratio=True),
+                   lambda: nb_logs(g, ratio_cells(by_ratio, SMOKE_RATIO_CONFIGS), ratio=True)))
 
 
-def _clean_ordered(r, b, lr):
-    return by_lr_over_batch(r, b, lr) if r == 0 else by_batch_only(r, b, lr)
+def _clean_ordered(r, b, lr):  # the seed's Figure 13: the ratio rule at 0 %, the batch size decides under noise
+    return by_ratio(r, b, lr) if r == 0 else by_batch_only(r, b, lr)
+
+
+def higher_ratio_better_clean(g: str) -> dict:
+    """The seed, of the one-cycle: the ratio rule (higher B/lr better) confirmed "with [...] zero label noise"."""
+    return dict(
+        must_fail=(
+            # the other direction at 0 %
+            lambda: nb_logs(g, ratio_cells(lambda r, b, lr: by_lr_over_batch(r, b, lr) if r == 0
+                                           else by_batch_only(r, b, lr)), ratio=True),
+            lambda: nb_logs(g, ratio_cells(by_batch_only), ratio=True),  # the batch size decides at 0 % too
+            lambda: nb_logs(g, ratio_cells(scattered), ratio=True),
+            lambda: nb_logs(g, _only(ratio_cells(_clean_ordered), (0.2, 0.5)), ratio=True),  # no 0 % level run
+            lambda: nb_logs(g, {k: v for k, v in ratio_cells(_clean_ordered).items() if k[1] / k[2] == 1280},
+                            ratio=True),  # one ratio only
+        ),
+        must_hold=(lambda: nb_logs(g, ratio_cells(_clean_ordered), ratio=True),
+                   lambda: nb_logs(g, ratio_cells(_clean_ordered, SMOKE_RATIO_CONFIGS), ratio=True)))
 
 
 def ratio_fails_under_noise(g: str) -> dict:
     return dict(
         must_fail=(
-            lambda: nb_logs(g, ratio_cells(by_lr_over_batch), ratio=True),  # the ratio orders under noise too
+            lambda: nb_logs(g, ratio_cells(by_ratio), ratio=True),  # the ratio orders under noise too (the seed's way)
+            lambda: nb_logs(g, ratio_cells(by_lr_over_batch), ratio=True),  # or the other way
             # no order, but configurations of one batch size are no closer than those of one ratio
             lambda: nb_logs(g, ratio_cells(scattered), ratio=True),
             lambda: nb_logs(g, _only(ratio_cells(_clean_ordered), (0.0,)), ratio=True),  # no noisy level run
