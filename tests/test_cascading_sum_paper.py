@@ -67,7 +67,37 @@ def test_the_tta_groups_stop_at_k_2_and_are_evaluated_on_their_best_checkpoint()
     evaluations = [e for e in PAPER.evaluations("paper", [0]) if e["group"] == cs.TTA_GROUPS["cifar10"]]
     assert len(evaluations) == 6 and all(e["spec"]["snapshot"] == "best" for e in evaluations)
     assert evaluations[0]["spec"]["defence"] == {"name": "sum_augment", "k": 2, "weight": 1.0,
-                                                 "samples": cs.TTA_SAMPLES}
+                                                 "samples": cs.TTA_SAMPLES, "average": "probabilities"}
+
+
+@pytest.mark.parametrize("scale", SCALES)
+def test_test_time_sum_augmentation_draws_the_authors_64_copies_in_batches_of_2048(scale):
+    specs = [e["spec"] for e in PAPER.evaluations(scale, [0]) if (e["spec"]["defence"] or {}).get("name")]
+    assert specs and all(s["defence"]["average"] == "probabilities" for s in specs)  # the text's average vote
+    for spec in specs:
+        if scale != "smoke":
+            assert spec["defence"]["samples"] == 64 and spec["batch_size"] * 64 == 2048
+    attacks = [e["spec"]["attack"] for e in PAPER.evaluations(scale, [0]) if e["name"] in ("pgd", "tta_pgd")]
+    assert len(attacks) == 2 and not any(a["random_start"] for a in attacks)  # as the authors' code
+
+
+@pytest.mark.parametrize("scale", SCALES)
+def test_sum_augmentation_alone_is_the_cascades_first_phase_on_the_whole_training_set(scale):
+    rows = runs_of(scale, cs.SUM_ONLY)
+    assert len(rows) == 1
+    run = rows[0]["run"]
+    assert run["cascade"]["until"] == run["step"]["k"] and run["early_stopping"] is None
+    if scale == "smoke":  # k = 2 alone: the run tta-cifar10 trains, no new one
+        assert rows[0]["run_id"] in {r["run_id"] for r in runs_of(scale, cs.TTA_GROUPS["cifar10"])}
+        return
+    whole = cs.FULL["cifar10"] if scale == "paper" else cs.QUICK_FULL
+    assert run["step"] == {"name": "sum_augment", "k": 8} and run["model"]["name"] == "wrn28_10"
+    assert run["dataset"] == "cifar10" and run["train_subset"] == 10 * whole
+    cascade = next(r["run"] for r in runs_of(scale, cs.CSA["cifar10"]) if r["coords"][cs.K] == 8
+                   and r["coords"][cs.MODEL] == "wrn28_10" and r["coords"][cs.SUBSET] == 10 * whole)
+    assert {**cascade, "cascade": {**cascade["cascade"], "until": 8}} == run  # the 8-4-2-1 cascade, cut after k = 8
+    reported = [r for r in PAPER.reported if r.group == cs.SUM_ONLY]
+    assert [(r.metric, r.value, r.error) for r in reported] == [("test_acc1", 49.05, False)]
 
 
 @pytest.mark.parametrize("scale", SCALES)

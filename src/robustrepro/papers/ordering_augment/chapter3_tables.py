@@ -156,7 +156,7 @@ SOURCES = {"batch size": "WRN paper", "learning rate": "WRN paper", "momentum (N
            "weight decay": "WRN paper", "lr factor on a plateau": "WRN paper's decay",
            "lr plateau (steps without a lower training loss)": "seed",
            "cascade plateau (epochs without a new best test accuracy)": "this harness",
-           "augmentation": "WRN paper", "test-time sum augmentation copies": "this harness"}
+           "augmentation": "WRN paper", "test-time sum augmentation copies": "authors' code"}
 
 
 def _augmentation(augment: dict) -> str:
