@@ -300,9 +300,11 @@ def test_smoke_configuration_tables_show_the_seed_and_the_runs_that_were_trained
 def test_smoke_comparison_carries_every_number_the_seed_quotes_and_the_claims(smoke_build):
     out = smoke_build / "results" / "smoke" / "reweight"
     table = pd.read_csv(out / "comparison.csv")
-    assert table["reported"].tolist() == [r.value for r in PAPER.reported] == [67.97, 68.0, 30.0, 50.0, 65.0, 90.0]
+    assert table["reported"].tolist() == [r.value for r in PAPER.reported] == [67.97, 68.0, 30.0, 50.0, 3.0, 65.0,
+                                                                               90.0]
     assert (table["n"] == 1).all() and (table["scale"] == "smoke").all()
-    assert "67.97 ± 0.62" in table.loc[0, "note"]
+    assert "67.97 ± 0.62" in table.loc[0, "note"] and table.loc[0, "reported_std"] == 0.62
+    assert table.loc[4, "metric"] == "test_acc1 ratio"  # the seed's "three times that of the baseline"
     # The 40K-of-80K numbers are read off the seed-0 run's steps.csv at half of its iterations.
     for _, row in table[table["selection"].str.contains("50% of the steps")].iterrows():
         method = rw.BASELINE if row["method"] == "baseline" else rw.REWEIGHTED
