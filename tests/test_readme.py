@@ -87,3 +87,14 @@ def test_the_adding_a_paper_recipe_claim_keeps_the_claim_contract(tmp_path, monk
     [claim] = paper.claims
     assert broken(claim, claim.must_fail, claim.must_hold) == []
     assert [t.name for t in paper.targets] == ["table1"] and paper.targets[0].kind == "table"
+
+
+def test_the_readme_counts_are_the_count_commands_output():
+    """Run counts and time estimates come from the specs, never typed by hand."""
+    from robustrepro.papers import all_papers
+    from robustrepro.report.counts import counts, markdown
+
+    readme = ROOT.joinpath("README.md").read_text()
+    block = readme.split("<!-- counts: the output of `python -m robustrepro counts` -->\n", 1)[1]
+    block = block.split("<!-- end counts -->", 1)[0]
+    assert block == markdown(counts(all_papers())), "paste the output of `python -m robustrepro counts` into the README"

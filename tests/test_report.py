@@ -331,3 +331,26 @@ def test_a_reported_ratio_is_reproduced_seed_by_seed_and_a_printed_spread_is_sho
         Reported("figure5", "g", {"step.name": "reweight"}, "test_acc1", 3.0, over={"step.name": "weighted"}),))
     with pytest.raises(Exception, match="over=.*percent=False"):
         bad.validate(scales=["smoke"])
+
+
+def test_a_reported_error_reduction_reads_another_groups_baseline_seed_by_seed():
+    from robustrepro.papers.spec import Paper, Reported, RunGroup, Target
+
+    groups = (RunGroup("csa", {"dataset": "mnist"}, grid={"sampler.k": [1, 4]}), RunGroup("mixup", {"dataset": "mnist"}))
+    targets = (Target("figure3_6", "figure", ("csa", "mixup"), lambda ctx: None, "reductions"),)
+    paper = Paper("p", "p.txt", "P", groups=groups, targets=targets, reported=(
+        Reported("figure3_6", "mixup", {}, "test_acc1", 13.5, over={"sampler.k": 1}, over_group="csa", reduction=True),
+        Reported("figure3_6", "csa", {"sampler.k": 4}, "test_acc1", 30.15, over={"sampler.k": 1}, reduction=True)))
+    paper.validate(scales=["smoke"])
+    csa = pd.DataFrame({"sampler.k": [1, 4, 1, 4], "seed": [0, 0, 1, 1], "test_acc1": [0.6, 0.7, 0.5, 0.8]})
+    mixup = pd.DataFrame({"seed": [0, 1], "test_acc1": [0.64, 0.55]})
+    mix, cas = comparison(paper, {"csa": csa, "mixup": mixup}, "smoke").to_dict("records")
+    # seed 0: errors 0.36 / 0.40 -> 10 %; seed 1: 0.45 / 0.50 -> 10 %
+    assert mix["reproduced"] == 10.0 and mix["n"] == 2 and mix["metric"] == "test_acc1 error reduction"
+    assert "csa: k=1" in mix["selection"]
+    assert cas["reproduced"] == 42.5  # seed 0: 1 - 0.3 / 0.4 = 25 %; seed 1: 1 - 0.2 / 0.5 = 60 %
+    for bad in ({"percent": False}, {"over": None}, {"over_group": "nope"}):
+        wrong = Reported("figure3_6", "mixup", {}, "test_acc1", 13.5, **{"over": {"sampler.k": 1}, "over_group": "csa",
+                                                                        "reduction": True, **bad})
+        with pytest.raises(Exception, match="reduction|over"):
+            Paper("p", "p.txt", "P", groups=groups, targets=targets, reported=(wrong,)).validate(scales=["smoke"])

@@ -8,6 +8,7 @@
     python -m robustrepro cluster --vectors v.npy --radius 1.5 --out clusters.npz
     python -m robustrepro evaluate --run '{...}' --eval '{...}' --data mnist.npz --view view.npz --checkpoint last.pt --out e.json
     python -m robustrepro show-runs reweight figure5 --scale quick        (what a group trains, as a table)
+    python -m robustrepro counts                                           (runs and time of every paper and scale)
     python -m robustrepro snakemake --cores all results/quick/massive-noise/figure1.pdf   (robustrepro.launch)
 
 A UserError (bad value, missing or corrupt file) ends the command with one line and exit 2.
@@ -165,6 +166,14 @@ def _index(args) -> None:
     jobs.index(all_papers(args.paper_module), args.scale, args.out, json.loads(args.skipped))
 
 
+def _counts(args) -> None:
+    from robustrepro.papers import all_papers
+    from robustrepro.report.counts import counts, markdown
+
+    table = counts(all_papers(args.paper_module))
+    sys.stdout.write(table.to_csv(index=False) if args.format == "csv" else markdown(table))
+
+
 def _show_runs(args) -> None:
     from robustrepro.config import SCALE_SEEDS
     from robustrepro.papers import load
@@ -310,9 +319,13 @@ def parser() -> argparse.ArgumentParser:
     w.add_argument("--format", default="table", help="table (default), markdown or csv")
     w.set_defaults(func=_show_runs)
 
+    n = sub.add_parser("counts", help="runs, evaluations and estimated training time of every paper at every scale")
+    n.add_argument("--format", default="markdown", choices=("markdown", "csv"))
+    n.set_defaults(func=_counts)
+
     for s in (f, r, v, t, x, u, e, c, g, k, i):
         s.add_argument("--no-progress", action="store_true", help="no progress bars")
-    for s in (c, g, k, i, w):
+    for s in (c, g, k, i, w, n):
         s.add_argument("--paper-module", action="append", default=[],
                        help="an importable module defining PAPER, besides robustrepro's papers (config paper_modules)")
     return p

@@ -182,8 +182,12 @@ class Reported:
     # The ± the paper printed beside its number (its spread over seeds), shown beside the reproduced std.
     spread: float | None = None
     # A ratio the paper printed ("three times that of the baseline"): `metric` at `where` over `metric`
-    # at `over` (grid coordinates of the same group), per seed; give percent=False.
+    # at `over` (grid coordinates of `over_group`, by default the same group), per seed; give percent=False.
     over: dict | None = None
+    over_group: str | None = None
+    # With `over`: the relative error reduction the paper printed instead of the ratio, in %:
+    # 100 x (1 - (1 - metric) / (1 - metric at over)), e.g. seed 004's figure 3.6; keep percent=True.
+    reduction: bool = False
 
 
 @dataclass(frozen=True)
@@ -329,10 +333,17 @@ class Paper:
                                         or r.epoch < 1):
                 fail(f"a reported value of target {r.target} has epoch={r.epoch!r}: give the epoch (an integer >= 1) "
                      "whose history.csv row holds it, and no `at`")
-            if r.over is not None and (r.percent or r.error or not isinstance(r.over, dict) or r.at is not None
-                                       or r.epoch is not None):
-                fail(f"a reported value of target {r.target} has over={r.over!r}: a ratio is a mapping of grid "
-                     "coordinates, read from the final metrics, with percent=False and error=False")
+            if r.over is not None and (r.percent != r.reduction or r.error or not isinstance(r.over, dict)
+                                       or r.at is not None or r.epoch is not None):
+                fail(f"a reported value of target {r.target} has over={r.over!r}: a ratio (or, with reduction=True, "
+                     "an error reduction) is a mapping of grid coordinates, read from the final metrics, with "
+                     "error=False and percent=False for a ratio, percent=True for a reduction")
+            if (r.reduction or r.over_group is not None) and r.over is None:
+                fail(f"a reported value of target {r.target} sets reduction or over_group without over: name the "
+                     "grid coordinates it is relative to in over")
+            if r.over_group is not None and r.over_group not in known:
+                fail(f"a reported value of target {r.target} has over_group {r.over_group!r}, which the paper does "
+                     f"not declare; groups: {', '.join(sorted(known))}")
             if r.error and not r.percent:
                 fail(f"a reported value of target {r.target} has error=True and percent=False: an error rate is "
                      "100 - the metric in %, so it needs percent=True")

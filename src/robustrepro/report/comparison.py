@@ -32,7 +32,10 @@ def _selection(rep: Reported) -> str:
         axis = rep.select.removeprefix("best:").split(".")[-1]
         return f"best {axis} on validation, {when}then mean over seeds"
     if rep.over is not None:
-        return f"{when}per seed the mean at the setting over the mean at {_where(rep.over)}, then mean over seeds"
+        base = f"{rep.over_group + ': ' if rep.over_group else ''}{_where(rep.over)}"
+        if rep.reduction:
+            return f"per seed 1 - error / error at {base}, then mean over seeds"
+        return f"{when}per seed the mean at the setting over the mean at {base}, then mean over seeds"
     return f"{when}mean over seeds"
 
 
@@ -70,14 +73,15 @@ def at_epoch(runs: pd.DataFrame, history: pd.DataFrame, keys: list[str], metric:
 
 
 def _values(paper: Paper, rep: Reported, where: dict, results: dict[str, pd.DataFrame], scale: str,
-            step_logs: dict | None, histories: dict | None) -> pd.Series:
-    """The reproduced values of `rep` at grid point `where`, one per run, indexed by the run's seed."""
-    runs = results[rep.group]
+            step_logs: dict | None, histories: dict | None, group: str | None = None) -> pd.Series:
+    """The reproduced values of `rep` at grid point `where` of `group` (default rep.group), one per run,
+    indexed by the run's seed."""
+    runs = results[group or rep.group]
     if rep.select.startswith("best:"):
         runs = best_over(runs, rep.select.removeprefix("best:"), keys=list(where))
     for key, value in where.items():
         runs = runs[runs[key] == value]
-    keys = [*paper.group(rep.group).coord_names(scale), "seed"]
+    keys = [*paper.group(group or rep.group).coord_names(scale), "seed"]
     if rep.epoch is not None:
         if histories is None or rep.group not in histories:
             raise ValueError(f"the reported value of {rep.target} ({_where(where)}) is read from the "
@@ -104,11 +108,12 @@ def comparison(paper: Paper, results: dict[str, pd.DataFrame], scale: str,
     rows = []
     for rep in paper.reported:
         values = pd.Series(dtype=float)  # a group not built (its data missing here) counts as not run
-        if rep.group in results:
+        if rep.group in results and (rep.over_group or rep.group) in results:
             values = _values(paper, rep, rep.where, results, scale, step_logs, histories)
             if rep.over is not None:
-                over = _values(paper, rep, rep.over, results, scale, step_logs, histories)
-                values = (values.groupby(level=0).mean() / over.groupby(level=0).mean()).dropna()
+                over = _values(paper, rep, rep.over, results, scale, step_logs, histories, rep.over_group)
+                values, over = values.groupby(level=0).mean(), over.groupby(level=0).mean()
+                values = (1 - (1 - values) / (1 - over) if rep.reduction else values / over).dropna()
             values = values * (100 if rep.percent else 1)
             if rep.error:
                 values = 100 - values
@@ -119,7 +124,8 @@ def comparison(paper: Paper, results: dict[str, pd.DataFrame], scale: str,
             "target": rep.target, "group": rep.group, "method": rep.method,
             # A group without a grid point named is compared as a whole: say so rather than leave it blank.
             "setting": _where(rep.where) or "all runs of the group", "selection": _selection(rep),
-            "metric": rep.metric if rep.over is None else f"{rep.metric} ratio", "reported": rep.value,
+            "metric": rep.metric if rep.over is None else f"{rep.metric} {'error reduction' if rep.reduction else 'ratio'}",
+            "reported": rep.value,
             "reported_std": rep.spread if rep.spread is not None else float("nan"), "reproduced": mean,
             "std": round(values.std(), digits) if n > 1 else float("nan"), "n": n,
             "difference": round(mean - rep.value, digits), "scale": scale,

@@ -176,9 +176,10 @@ Where this harness reads the seed differently or fills a gap, and why:
   evaluations' forward passes, a fraction of a training run); TTA_BATCH = 32 images a batch keeps a
   forward at 2,048 copies. PGD starts from the clean image (no random start), as the authors' code
   does; the text names the attacks only.
-- Figure 3.6's four reductions (30.15, 13.5, 33.54, 22.86 %) are in figure3_6's CSV beside the
-  reproduced ones ("reduction (paper)"), not yet in comparison.csv: a Reported ratio (`over`) divides
-  accuracies of one group, and a reduction is 1 - error / baseline error, mixup's over another group.
+- Figure 3.6's four reductions (30.15, 13.5, 33.54, 22.86 %) are compared in comparison.csv as
+  relative error reductions over the baseline (k = 1) of the same subset and model, seed by seed
+  (Reported.reduction; mixup's baseline is the CSA group's); figure3_6's CSV shows them beside the
+  reductions of the mean errors.
 
 Scales: quick keeps every table on the subsets of 100 and 500 images per class (the "whole" sets of
 tables 3.4-3.6 become 500 per class), WRN-40-1 and WRN-28-2.5 (a quarter of the width), 2,000 test
