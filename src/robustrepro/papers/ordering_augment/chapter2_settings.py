@@ -8,8 +8,10 @@ CANDIDATES = "sampler.candidates"
 
 # --- the brute-force perfect ordering (§2.2) ---------------------------------------------------
 PERFECT = "perfect-ordering"
-PERFECT_MODEL = {"name": "tinyconv"}
-PERFECT_OPTIMIZER = {"name": "sgd", "lr": 0.07, "momentum": 0.0, "nesterov": False, "weight_decay": 0.0}
+# MNIST's usual 10-way head, trained and tested on zeros and ones; plain SGD at the lr that gives the built
+# run's seed (0) the seed's regime after epoch 1 (the package docstring: the measurements behind both).
+PERFECT_MODEL = {"name": "tinyconv", "outputs": 10}
+PERFECT_OPTIMIZER = {"name": "sgd", "lr": 0.09, "momentum": 0.0, "nesterov": False, "weight_decay": 0.0}
 PERFECT_EPOCHS = 13
 PERFECT_RUN = {
     "dataset": "mnist",
