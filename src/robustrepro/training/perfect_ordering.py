@@ -17,18 +17,9 @@ reads as a sum over its four 512-image test batches of each batch's mean cross-e
 cross-entropy; `test_loss_mean` is the plain mean cross-entropy. Accuracies are fractions, as
 the trainer's test_acc1 and the paper's table.
 
-Optimizer and model (the paper names neither): plain SGD, lr 0.07, no momentum, no weight
-decay, on `tinyconv` (robustrepro.models.small), calibrated on epoch 1 of the real MNIST view
-(seed = data_seed = 0..3). Epoch 1's mean test accuracy over the 720 orders, seeds 0..3: at
-lr 0.05 0.89, 0.76, 0.74, 0.54; at lr 0.07 0.91, 0.95, 0.80, 0.55 (mean 0.80, the paper 0.78,
-and its loss range 2.36-2.42 on seeds 0 and 1 against the paper's 2.39-2.45); at lr 0.1 0.93,
-0.86, 0.66 on seeds 0, 2, 3. Trained alone in one order at lr 0.07, the four seeds' models
-average 0.93 after epoch 2 (paper 0.94) and reach 0.990-0.999 after epoch 13 (paper 0.984 to
-0.995). What this model does not match is
-the spread between orders: 3-8 points within a seed against the paper's 23 (67.1-90.3 %).
-Momentum 0.9 at lr 0.01 widens it (seed 0: 0.67 / 0.82 / 0.85) but leaves other seeds near
-chance, so the plain setting stays; the optimizer section accepts momentum, nesterov and
-weight decay, and a kept run's momentum buffers go on into its next epoch.
+Optimizer and model: the run's (SGD only: momentum, nesterov and weight decay are accepted, and a
+kept run's momentum buffers go on into its next epoch). Seed 004 names neither; the paper spec's
+choice and the measurements behind it are in robustrepro.papers.ordering_augment.
 
 Outputs: history.csv (one row per epoch: the spread over its runs), orderings.csv (one row per
 trained run per epoch: its parent's row, its order of batches, test loss and accuracy, whether
