@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 
 from robustrepro.errors import UserError
+from robustrepro.files import atomic_write_text
 
 
 def _fetch(args) -> None:
@@ -43,8 +44,7 @@ def _fetch(args) -> None:
     files = [f.path for f in info.files]
     manifest = {"dataset": args.dataset, "root": str(Path(root).resolve()),
                 "files": {p: f.md5 for p, f in zip(files, info.files)}}
-    Path(args.manifest).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.manifest).write_text(json.dumps(manifest, indent=2))
+    atomic_write_text(args.manifest, json.dumps(manifest, indent=2))
     logging.info("%s: raw files verified under %s", args.dataset, root)
 
 
@@ -66,7 +66,7 @@ def _view(args) -> None:
     data = load_prepared(args.data)
     view = make_view(data.train_y, data.test_y, data.num_classes, spec)
     save_view(args.out, view)
-    Path(args.summary).write_text(view_summary_json(view))
+    atomic_write_text(args.summary, view_summary_json(view))
     logging.info("view: %d train examples, realised noise rate %.4f", len(view.train_indices), view.noise_rate)
 
 

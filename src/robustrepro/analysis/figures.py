@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from robustrepro.files import atomic_open, atomic_write_text
+
 STYLE = {
     "figure.dpi": 150,
     "savefig.bbox": "tight",
@@ -36,9 +38,10 @@ def save_figure(fig, prefix: str | Path, data: pd.DataFrame) -> None:
     import matplotlib.pyplot as plt
 
     prefix = Path(prefix)
-    prefix.parent.mkdir(parents=True, exist_ok=True)
-    data.to_csv(prefix.with_suffix(".csv"), index=False)
+    atomic_write_text(prefix.with_suffix(".csv"), data.to_csv(index=False))
     # A fixed creation date keeps the PDF byte-identical across rebuilds of the same numbers.
-    fig.savefig(prefix.with_suffix(".pdf"), metadata={"CreationDate": None})
-    fig.savefig(prefix.with_suffix(".png"))
+    with atomic_open(prefix.with_suffix(".pdf")) as f:
+        fig.savefig(f, format="pdf", metadata={"CreationDate": None})
+    with atomic_open(prefix.with_suffix(".png")) as f:
+        fig.savefig(f, format="png")
     plt.close(fig)

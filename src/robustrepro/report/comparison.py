@@ -9,7 +9,8 @@ import pandas as pd
 from robustrepro.papers.spec import Paper, Reported
 from robustrepro.analysis.stats import best_over
 from robustrepro.report.results import histories
-from robustrepro.report.tables import write_table
+from robustrepro.files import atomic_write_text
+from robustrepro.report.tables import latex_table, write_csv, write_table
 
 # The papers print two decimals; the difference is taken between the rounded numbers, so that it
 # reads straight off the row.
@@ -228,11 +229,11 @@ def write_comparison(paper: Paper, results: dict[str, pd.DataFrame], scale: str,
     step_logs = read_step_logs(paper, results, scale, runs_root)
     history_logs = claim_histories(paper, results, scale, runs_root)
     numbers = comparison(paper, results, scale, step_logs, history_logs)
-    write_table(numbers, out_dir / "comparison",
-                f"{paper.title}: reported (paper) vs reproduced (mean ± std over n seeds, %), {scale} scale")
     found = claims(paper, results, history_logs, step_logs)
     shown = found.assign(holds=found["holds"].map({True: "holds", False: "fails"}).fillna("not checked"))
-    write_table(shown, out_dir / "claims", f"{paper.title}: the paper's claims checked at {scale} scale")
-    # One file to \input: both tables.
-    (out_dir / "comparison.tex").write_text((out_dir / "comparison.tex").read_text() + "\n"
-                                            + (out_dir / "claims.tex").read_text())
+    compared = f"{paper.title}: reported (paper) vs reproduced (mean ± std over n seeds, %), {scale} scale"
+    checked = f"{paper.title}: the paper's claims checked at {scale} scale"
+    write_csv(numbers, out_dir / "comparison.csv")
+    write_table(shown, out_dir / "claims", checked)
+    # One file to \input: both tables, written once.
+    atomic_write_text(out_dir / "comparison.tex", latex_table(numbers, compared) + "\n" + latex_table(shown, checked))

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from robustrepro.files import atomic_write_text
 from robustrepro.papers.spec import Paper
 
 
@@ -35,5 +36,4 @@ def write_index(papers: list[Paper], scale: str, out: Path, skipped: dict[str, s
                     else ""
                 lines.append(f"- **{row['holds']}**{seeds}: {row['statement']}{extension} ({row['evidence']})")
         lines.append("")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(lines))
+    atomic_write_text(out, "\n".join(lines))

@@ -15,6 +15,7 @@ from robustrepro.report.comparison import write_comparison
 from robustrepro.report.index import write_index
 from robustrepro.report.results import collect
 from robustrepro.report.show_runs import runs_table
+from robustrepro.report.tables import write_csv
 from robustrepro.report.targets import build_target
 
 log = logging.getLogger(__name__)
@@ -25,8 +26,7 @@ def group_csv(paper: Paper, group: str, scale: str, seeds: list[int], out: str |
     """The group's CSV from its runs' and evaluations' results (by default where the workflow keeps them)."""
     table = collect(paper, group, scale, seeds, runs_root or paths.runs_root(scale), evals_root or paths.evals_root(scale))
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out, index=False)
+    write_csv(table, out)
     log.info("%s/%s: %d runs collected", paper.slug, group, len(table))
     return out
 
@@ -56,8 +56,7 @@ def comparison(paper: Paper, scale: str, group_csvs: list[str | Path] | None = N
 def runs_csv(paper: Paper, scale: str, seeds: list[int], out: str | Path) -> Path:
     """Every resolved run of the paper at `scale` (robustrepro.report.show_runs), for the report."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    runs_table(paper, scale, seeds).to_csv(out, index=False)
+    write_csv(runs_table(paper, scale, seeds), out)
     log.info("wrote %s", out)
     return out
 

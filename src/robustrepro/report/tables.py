@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from robustrepro.files import atomic_write_text
+
 
 def latex_escape(text: str) -> str:
     for char, repl in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("$", r"\$"), ("#", r"\#"),
@@ -14,17 +16,24 @@ def latex_escape(text: str) -> str:
     return text
 
 
-def write_table(table: pd.DataFrame, prefix: str | Path, caption: str, digits: int = 2) -> None:
-    """prefix.csv holds the full-precision numbers; prefix.tex the rounded table, ready to \\input."""
-    prefix = Path(prefix)
-    prefix.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(prefix.with_suffix(".csv"), index=False)
+def latex_table(table: pd.DataFrame, caption: str, digits: int = 2) -> str:
+    """The table as a booktabs LaTeX float, numbers rounded to `digits`."""
     shown = table.copy()
     shown.columns = [latex_escape(str(c)) for c in shown.columns]
     styler = shown.style.hide(axis="index").format(precision=digits, na_rep="--", escape="latex")
-    latex = styler.to_latex(hrules=True, caption=latex_escape(caption), position="htbp",
-                            position_float="centering", column_format="l" * len(shown.columns))
-    prefix.with_suffix(".tex").write_text(latex)
+    return styler.to_latex(hrules=True, caption=latex_escape(caption), position="htbp",
+                           position_float="centering", column_format="l" * len(shown.columns))
+
+
+def write_csv(table: pd.DataFrame, path: str | Path) -> None:
+    atomic_write_text(path, table.to_csv(index=False))
+
+
+def write_table(table: pd.DataFrame, prefix: str | Path, caption: str, digits: int = 2) -> None:
+    """prefix.csv holds the full-precision numbers; prefix.tex the rounded table, ready to \\input."""
+    prefix = Path(prefix)
+    write_csv(table, prefix.with_suffix(".csv"))
+    atomic_write_text(prefix.with_suffix(".tex"), latex_table(table, caption, digits))
 
 
 def plus_minus(mean: float, std: float, n: int, digits: int = 2) -> str:

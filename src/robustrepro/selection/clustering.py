@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from robustrepro.errors import UserError
+from robustrepro.files import atomic_write_text
 from robustrepro.selection.vectors import load_vectors, meta_path
 from robustrepro.selection.neighbours import as_points
 from robustrepro.selection.setcover import SetCover, save_set_cover, set_cover
@@ -71,7 +72,7 @@ def cluster_file(vectors_path, out, radius: float | None = None, share: float | 
             "points": len(vectors), "radius": cover.radius, "clusters": cover.n_clusters,
             "share": cover.n_clusters / len(vectors), "asked": {"radius": radius} if share is None else {"share": share},
             "mean_ball": float(np.mean(cover.ball_counts)), "seconds": round(seconds, 3)}
-    meta_path(out).write_text(json.dumps(info, indent=2) + "\n")
+    atomic_write_text(meta_path(out), json.dumps(info, indent=2) + "\n")
     log.info("set cover: %d points -> %d clusters at radius %.6g in %.1f s", len(vectors), cover.n_clusters,
              cover.radius, seconds)
     return cover
