@@ -24,7 +24,8 @@ rule cluster:
             arg for key, value in PIPELINE.cover(wildcards.scale, wildcards.cluster_id)["spec"].items()
             if key in ("radius", "share") for arg in (f"--{key}", str(value))
         ],
-        device=config["device"],
+        code=JOB_CODE["cluster"],
+        device_kind=DEVICE_KIND,
     shell:
         "python -m robustrepro cluster --vectors {input:q} {params.fineness:q} --out {output.cover:q} "
-        "--device {params.device:q} --threads {threads} > {log:q} 2>&1"
+        "--device {config[device]:q} --threads {threads} > {log:q} 2>&1"

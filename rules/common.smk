@@ -11,9 +11,10 @@ from robustrepro.data import prepared as rr_prepared
 from robustrepro.data.registry import DATASETS
 from robustrepro.errors import UserError
 from robustrepro.inprocess import in_process
-from robustrepro.jobenv import expose_package, gpus_per_job
+from robustrepro.jobenv import device_kind, expose_package, gpus_per_job
 from robustrepro.papers import all_papers
 from robustrepro.papers.spec import TARGET_NAMES
+from robustrepro.provenance import JOBS, job_code
 from robustrepro.pipeline import from_config as pipeline_from_config
 from robustrepro.report import jobs as light_jobs
 from robustrepro.runs import view_id
@@ -173,15 +174,15 @@ def remind_skipped():
                   *lines, sep="\n", file=sys.stderr)
 
 
-# Software of every shell job when run with --use-conda (relative to rules/); the light rules run
-# inside Snakemake's own environment.
+# Software of every shell job under --use-conda (relative to rules/); light rules run in Snakemake's own.
 ENV = "../workflow/envs/robustrepro.yaml"
-
-
-# Minutes of wall time a training job may take at each scale (cluster schedulers need it).
-TRAIN_RUNTIME = {"smoke": 15, "quick": 60, "paper": 24 * 60}
-# Minutes an evaluation job may take: an attack costs its iterations in forward and backward passes.
-EVAL_RUNTIME = {"smoke": 15, "quick": 60, "paper": 4 * 60}
+# Job settings as params, whose change reruns a finished job (the code it runs, the device it resolves
+# to), and as shell words only, whose change cannot alter a number and reruns nothing (progress).
+JOB_CODE = {kind: (lambda wildcards, kind=kind: job_code(kind)) for kind in JOBS}
+DEVICE_KIND, NO_PROGRESS = device_kind(config["device"]), "" if config.get("progress", True) else "--no-progress"
+# Minutes of wall time a job may take at each scale (cluster schedulers need it): training, and
+# evaluation (an attack costs its iterations in forward and backward passes).
+TRAIN_RUNTIME, EVAL_RUNTIME = {"smoke": 15, "quick": 60, "paper": 24 * 60}, {"smoke": 15, "quick": 60, "paper": 4 * 60}
 
 
 def prepare_inputs(wildcards):

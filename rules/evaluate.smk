@@ -28,9 +28,9 @@ rule evaluate:
         # The snapshots sit beside the run's checkpoint; the spec names which one (see train.smk).
         checkpoint=lambda wildcards: paths.checkpoint(
             wildcards.scale, PIPELINE.evaluation(wildcards.scale, wildcards.eval_id)["run_id"]),
-        device=config["device"],
-        flags=[] if config.get("progress", True) else ["--no-progress"],
+        code=JOB_CODE["evaluate"],
+        device_kind=DEVICE_KIND,
     shell:
         "python -m robustrepro evaluate --run {params.run:q} --eval {params.spec:q} --data {input.data:q} "
-        "--view {input.view:q} --checkpoint {params.checkpoint:q} --out {output:q} --device {params.device:q} "
-        "--threads {threads} {params.flags:q} > {log:q} 2>&1"
+        "--view {input.view:q} --checkpoint {params.checkpoint:q} --out {output:q} --device {config[device]:q} "
+        "--threads {threads} {NO_PROGRESS} > {log:q} 2>&1"

@@ -26,8 +26,9 @@ rule extract:
             for arg in ("--snapshot", str(tag))
         ],
         kind=lambda wildcards: PIPELINE.vectors(wildcards.scale, wildcards.vectors_id)["spec"]["space"],
-        device=config["device"],
+        code=JOB_CODE["extract"],
+        device_kind=DEVICE_KIND,
     shell:
         "python -m robustrepro extract --checkpoint {params.checkpoint:q} {params.snapshots:q} --data {input.data:q} "
-        "--view {input.view:q} --kind {params.kind:q} --out {output.vectors:q} --device {params.device:q} "
+        "--view {input.view:q} --kind {params.kind:q} --out {output.vectors:q} --device {config[device]:q} "
         "--threads {threads} > {log:q} 2>&1"

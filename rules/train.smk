@@ -21,20 +21,23 @@ rule train:
         gpu=gpus_per_job(config["device"]),
         mem_mb=8000,
         runtime=lambda wildcards: TRAIN_RUNTIME[wildcards.scale],
+    # A change of params reruns a finished job: the run, the code it runs (JOB_CODE) and the device
+    # config's `device` resolves to here. Settings that cannot change a number (device spelled another
+    # way, progress, threads, pack) reach the shell without being params.
     params:
         run=lambda wildcards: json.dumps(PIPELINE.run(wildcards.scale, wildcards.run_id), sort_keys=True),
+        code=JOB_CODE["train"],
+        device_kind=DEVICE_KIND,
         checkpoint=paths.checkpoint("{scale}", "{run_id}"),
-        device=config["device"],
         out=paths.run_dir("{scale}", "{run_id}"),
         flags=lambda wildcards, input: (
             (["--compile"] if config.get("compile") else [])
-            + ([] if config.get("progress", True) else ["--no-progress"])
             + (["--clustering", input.clustering] if input.clustering else [])
         ),
     shell:
         "python -m robustrepro train --run {params.run:q} --data {input.data:q} --view {input.view:q} "
         "--out {params.out:q} --checkpoint {params.checkpoint:q} "
-        "--device {params.device:q} --threads {threads} {params.flags:q} > {log:q} 2>&1"
+        "--device {config[device]:q} --threads {threads} {params.flags:q} {NO_PROGRESS} > {log:q} 2>&1"
 
 
 # A pack: the runs of one grid point that differ only in seed and lr, trained side by side in one
@@ -60,10 +63,11 @@ rule train_pack:
         runtime=lambda wildcards: TRAIN_RUNTIME[wildcards.scale] * len(PIPELINE.pack(wildcards.scale, wildcards.pack_id)),
     params:
         runs=lambda wildcards: json.dumps(PIPELINE.pack(wildcards.scale, wildcards.pack_id), sort_keys=True),
+        code=JOB_CODE["train"],
+        device_kind=DEVICE_KIND,
         runs_root=paths.runs_root("{scale}"),
         checkpoints=paths.checkpoints_root("{scale}"),
-        device=config["device"],
     shell:
         "python -m robustrepro train-pack --runs {params.runs:q} --data {input.data:q} --view {input.view:q} "
         "--runs-root {params.runs_root:q} --checkpoints {params.checkpoints:q} --record {output:q} "
-        "--device {params.device:q} --threads {threads} > {log:q} 2>&1"
+        "--device {config[device]:q} --threads {threads} > {log:q} 2>&1"

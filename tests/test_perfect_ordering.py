@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import logging
 import itertools
 import json
 
@@ -215,10 +216,13 @@ def test_empty_orderings_section_is_the_defaults_and_not_an_ordinary_run():
     assert run_id({**plain, "orderings": {}}) == run_id(spelled) != run_id(plain)
 
 
-def test_a_finished_run_found_again_trains_again_as_the_trainer_does(files, trained, tmp_path):
-    """A job that finds its run finished was forced or lost its outputs: it trains from scratch."""
+def test_a_finished_run_found_again_is_kept_as_the_trainer_keeps_it(files, trained, tmp_path, caplog):
+    """A job that finds its run finished with the same run, data and code writes its results again."""
     _, _, rows = trained
     train(files, tmp_path)
-    metrics = train(files, tmp_path)
+    (tmp_path / "orderings.csv").unlink()
+    with caplog.at_level(logging.INFO, logger="robustrepro"):
+        metrics = train(files, tmp_path)
+    assert "keeping its results" in caplog.text and "epoch 1:" not in caplog.text
     assert read(tmp_path / "orderings.csv") == rows
     assert len(metrics["provenance"]["sessions"]) == 1

@@ -13,7 +13,8 @@ import torch
 from robustrepro.data.prepared import save_prepared
 from robustrepro.errors import UserError
 from robustrepro.files import file_digest
-from robustrepro.provenance import PACKAGE_ROOT, code_fingerprint, differences, input_digests, source_hash
+from robustrepro.provenance import (EVALUATION, PACKAGE_ROOT, TRAINING, code_fingerprint, differences, input_digests,
+                                    source_hash)
 from robustrepro.runs import canonical_json, resolve, run_id
 from robustrepro.extraction import extract_to_file
 from robustrepro.selection.vectors import load_vectors
@@ -30,9 +31,9 @@ def package_copy(tmp_path):
     return copy
 
 
-def fresh_hash(root):
+def fresh_hash(root, entries=None):
     """The source hash of `root` as it is now, past the once-per-process cache."""
-    return source_hash.__wrapped__(root)
+    return source_hash.__wrapped__(root, entries)
 
 
 def test_source_hash_is_of_the_python_sources_alone(package_copy, tmp_path):
@@ -46,30 +47,60 @@ def test_source_hash_is_of_the_python_sources_alone(package_copy, tmp_path):
     assert fresh_hash(package_copy) == base
 
 
-def test_source_hash_changes_with_an_edit_a_new_file_or_a_rename(package_copy):
+def test_source_hash_changes_with_a_code_edit_a_new_module_or_a_rename(package_copy):
     base = fresh_hash(package_copy)
     steps = package_copy / "training" / "steps.py"
     original = steps.read_text()
-    steps.write_text(original + "\n")
+    steps.write_text(original + "\nLIMIT = 1\n")
     assert fresh_hash(package_copy) != base
     steps.write_text(original)
     assert fresh_hash(package_copy) == base
     steps.rename(package_copy / "training" / "steps2.py")
     assert fresh_hash(package_copy) != base
     (package_copy / "training" / "steps2.py").rename(steps)
-    (package_copy / "extra.py").write_text("")
+    (package_copy / "extra.py").write_text("X = 1\n")
     assert fresh_hash(package_copy) != base
+
+
+def test_source_hash_ignores_what_cannot_change_a_number(package_copy):
+    """Comments, docstrings and blank lines are not code: editing them keeps every fingerprint."""
+    hashes = {entries: fresh_hash(package_copy, entries) for entries in (None, TRAINING, EVALUATION)}
+    steps = package_copy / "training" / "steps.py"
+    text = steps.read_text()
+    first_def = text.index("\ndef ")
+    steps.write_text(text[:first_def] + "\n# a comment\n\n" + text[first_def:].replace('"""', '"""Reworded. ', 1)
+                     + "\n\n# the end\n")
+    assert {entries: fresh_hash(package_copy, entries) for entries in hashes} == hashes
+
+
+def test_a_computation_fingerprints_the_modules_it_imports(package_copy):
+    """Training imports neither the report nor the paper specs: editing them leaves trained runs current,
+    while an edit of what training imports (the synthetic data, a model) does not."""
+    training = fresh_hash(package_copy, TRAINING)
+    report = package_copy / "report" / "index.py"
+    report.write_text(report.read_text() + "\nEXTRA = 1\n")
+    assert fresh_hash(package_copy, TRAINING) == training and fresh_hash(package_copy) != fresh_hash(PACKAGE_ROOT)
+    for module in ("data/synthetic.py", "models/small.py", "runs.py"):
+        path = package_copy / module
+        original = path.read_text()
+        path.write_text(original + "\nEXTRA = 1\n")
+        assert fresh_hash(package_copy, TRAINING) != training, module
+        path.write_text(original)
+    assert fresh_hash(package_copy, TRAINING) == training
 
 
 def test_code_fingerprint_names_the_version_and_is_computed_once_per_process(package_copy):
     import robustrepro
 
     fingerprint = code_fingerprint(package_copy)
-    assert fingerprint == {"robustrepro": robustrepro.__version__, "source_sha256": fresh_hash(package_copy)}
+    assert fingerprint == {"robustrepro": robustrepro.__version__,
+                           "source_sha256": fresh_hash(package_copy, TRAINING)}
     # An edit while a process runs shows in the next process, not in this one's later records.
-    (package_copy / "extra.py").write_text("")
-    assert code_fingerprint(package_copy) == fingerprint != {**fingerprint, "source_sha256": fresh_hash(package_copy)}
-    assert code_fingerprint()["source_sha256"] == source_hash(PACKAGE_ROOT)
+    steps = package_copy / "training" / "steps.py"
+    steps.write_text(steps.read_text() + "\nLIMIT = 1\n")
+    assert code_fingerprint(package_copy) == fingerprint != {**fingerprint,
+                                                             "source_sha256": fresh_hash(package_copy, TRAINING)}
+    assert code_fingerprint()["source_sha256"] == source_hash(PACKAGE_ROOT, TRAINING)
 
 
 def test_provenance_imports_neither_torch_nor_numpy():

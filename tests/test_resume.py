@@ -184,7 +184,7 @@ def test_a_checkpoint_of_other_code_is_not_resumed(two_views, tmp_path, caplog):
     edited = tmp_path / "edited"
     shutil.copytree(PACKAGE_ROOT, edited, ignore=shutil.ignore_patterns("__pycache__"))
     with open(edited / "training" / "steps.py", "a") as f:
-        f.write("\n# an edit\n")
+        f.write("\nLIMIT = 1\n")
     other_code = code_fingerprint(edited)
     assert other_code != code_fingerprint()
 
@@ -198,8 +198,10 @@ def test_a_checkpoint_of_other_code_is_not_resumed(two_views, tmp_path, caplog):
     assert [s["first_epoch"] for s in sessions(out)] == [1]  # nothing of the stale checkpoint is left
 
 
-def test_a_finished_run_forced_to_rebuild_trains_again(two_views, tmp_path, caplog):
-    """snakemake -F deletes metrics.json and history.csv, not the checkpoint beside them."""
+def test_a_finished_run_is_kept_when_its_inputs_and_code_match_and_trained_again_when_not(two_views, tmp_path,
+                                                                                          caplog):
+    """Snakemake deletes metrics.json and history.csv before a job (a forced rebuild, an orphan of a killed
+    build, a pack now trained alone), not the checkpoint beside them."""
     whole, out = tmp_path / "whole", tmp_path / "run"
     train(two_views, whole)
     train(two_views, out, view="other.npz")
@@ -212,12 +214,15 @@ def test_a_finished_run_forced_to_rebuild_trains_again(two_views, tmp_path, capl
     assert metrics(out) == metrics(whole)
 
     caplog.clear()
+    before = sessions(out)
     for name in ("metrics.json", "history.csv"):
         (out / name).unlink()
     with caplog.at_level(logging.INFO, logger="robustrepro"):
-        train(two_views, out)  # the same inputs, but finished: trained again all the same
-    assert "its run finished (after epoch 4)" in caplog.text and "epoch 1: lr" in caplog.text
+        train(two_views, out)  # the same run, data and code, finished: its results are written again
+    assert "finished it with the same run, data and code; keeping its results" in caplog.text
+    assert "epoch 1: lr" not in caplog.text  # nothing trained
     assert metrics(out) == metrics(whole) and history(out) == history(whole)
+    assert sessions(out) == before  # the sessions that trained it, no new one
 
 
 def test_a_checkpoint_of_an_older_format_is_not_resumed(two_views, tmp_path, caplog):

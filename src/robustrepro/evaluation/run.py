@@ -39,7 +39,7 @@ from robustrepro.evaluation.attacks import ATTACKS, Normalized
 from robustrepro.evaluation.defences import DEFENCES
 from robustrepro.evaluation.spec import check_snapshot, evaluation_id, resolve_evaluation, snapshot_tag
 from robustrepro.files import atomic_write_text, file_digest
-from robustrepro.provenance import code_fingerprint, input_digests, now, process_info
+from robustrepro.provenance import EVALUATION, code_fingerprint, input_digests, now, process_info
 from robustrepro.runs import canonical_json, identity, resolve, run_id
 from robustrepro.training.checkpoint import load_snapshot
 from robustrepro.training.outputs import json_ready, versions
@@ -107,7 +107,7 @@ def evaluate_snapshot(run: dict, spec: dict, prepared_path, view_path, snapshot_
     rid = run_id(run)
     eid = evaluation_id(rid, spec)
     set_threads(threads)
-    code = code_fingerprint()
+    code = code_fingerprint(entries=EVALUATION)
     torch_device = pick_device(device)
     # The parts first: a bad option fails before any file is loaded.
     attack = None if spec["attack"] is None else ATTACKS.build(spec["attack"])

@@ -386,11 +386,10 @@ def train_orderings(run: dict, prepared_path, view_path, out_dir, checkpoint_pat
     inputs["data"] = input_digests(prepared=prepared_path, view=view_path)
     stale = [] if state is None else stale_because(state, inputs)
     if state is not None and not stale and state["epoch"] >= experiment.epochs:
-        if written_meanwhile:
-            experiment.load_state_dict(state)
-            log.info("run %s: the process we waited for finished it; keeping its results", rid)
-            return _write_results(experiment, out_dir)
-        stale = [f"its run finished (after epoch {state['epoch']}) and its outputs are gone or a rebuild was forced"]
+        experiment.load_state_dict(state)  # finished with the same run, data and code: kept, as the trainer does
+        why = "the process we waited for" if written_meanwhile else "an earlier job"
+        log.info("run %s: %s finished it with the same run, data and code; keeping its results", rid, why)
+        return _write_results(experiment, out_dir)
     (out_dir / paths.METRICS).unlink(missing_ok=True)
     if state is not None and not stale:
         experiment.load_state_dict(state)

@@ -502,13 +502,14 @@ def open_run(run: dict, prepared: Prepared, view: View, torch_device: torch.devi
     trainer.inputs = {"data": input_digests(**inputs), "code": code}
     stale = [] if state is None else stale_because(state, trainer.inputs)
     if state is not None and not stale and _finished(state, trainer):
-        if written_meanwhile:
-            trainer.load_state_dict(state)
-            log.info("run %s: the process we waited for finished it; keeping its results", rid)
-            return trainer, _write_results(trainer, out_dir)
-        # Snakemake deletes a job's outputs before it runs it, so a job that finds its run
-        # finished was forced (--forcerun, -F) or lost its metrics.json: it must train again.
-        stale = [f"its run finished (after epoch {state['epoch']}) and its outputs are gone or a rebuild was forced"]
+        # The same run, data and code finished it: another job we waited for, an orphan of a killed
+        # Snakemake, a pack now trained alone (or the reverse), or a forced rebuild. Training again
+        # would give the same numbers; its results are written again from the checkpoint instead.
+        # To train it from scratch, delete its checkpoint (README: "Starting a run over").
+        trainer.load_state_dict(state)
+        why = "the process we waited for" if written_meanwhile else "an earlier job"
+        log.info("run %s: %s finished it with the same run, data and code; keeping its results", rid, why)
+        return trainer, _write_results(trainer, out_dir)
     # A metrics.json here describes other weights than those this session is about to train.
     (out_dir / paths.METRICS).unlink(missing_ok=True)
     if state is not None and not stale:
