@@ -24,6 +24,9 @@ try:
     config.update(rr_config.workflow_config(config, DEFAULT_CONFIG))
 except UserError as err:
     sys.exit(f"robustrepro: {err}")
+if workflow.is_main_process:  # once, not again in each cluster job's own parse
+    for line in rr_config.missing_shared_roots(config["data"]):
+        print(f"robustrepro: {line}", file=sys.stderr)
 
 
 include: "rules/common.smk"

@@ -6,6 +6,7 @@ names the key, the bad value and what is allowed, so the first error is rephrase
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import jsonschema
@@ -27,10 +28,15 @@ def _key(error: jsonschema.ValidationError) -> str:
     return path or "(top level)"
 
 
+def _spelled(choice) -> str:
+    """A choice as config.yaml and --config write it (true, not Python's True)."""
+    return json.dumps(choice) if isinstance(choice, bool) or choice is None else str(choice)
+
+
 def _allowed(error: jsonschema.ValidationError) -> str:
     s, v = error.schema, error.validator
     if v == "enum":
-        return "one of " + ", ".join(map(str, s["enum"]))
+        return "one of " + ", ".join(map(_spelled, s["enum"]))
     if v == "additionalProperties":
         return "known keys: " + ", ".join(sorted(s.get("properties", {})))
     if v == "required":
@@ -41,7 +47,7 @@ def _allowed(error: jsonschema.ValidationError) -> str:
         lo, hi = s.get("minimum"), s.get("maximum")
         return f"a number in [{lo if lo is not None else '-inf'}, {hi if hi is not None else 'inf'}]"
     if v == "type" and s["type"] == "boolean":
-        return "true or false (with snakemake --config, write True or False)"
+        return "true or false"
     if v == "type":
         return "type " + " or ".join([s["type"]] if isinstance(s["type"], str) else s["type"])
     return error.message
@@ -73,31 +79,58 @@ def read_yaml(path: str | Path) -> dict:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise UserError(f"config file {path} is not valid YAML{where}: {problem}; fix that line") from None
-    if data is None:
-        return {}
+    if data is None:  # Snakemake stops on such a --configfile with a message that names no file
+        raise UserError(f"config file {path} is empty (no key: value line); write in it the keys you set "
+                        "(e.g. scale: smoke)")
     if not isinstance(data, dict):
         raise UserError(f"config file {path} holds a {type(data).__name__}, not a mapping of keys to values")
     return data
 
 
 def load(path: str | Path) -> dict:
-    return validate(with_typed_seeds(read_yaml(path)))
+    return validate(typed(read_yaml(path)))
+
+
+def typed(config: dict) -> dict:
+    """Command-line values with the types config.yaml would give them (seeds, booleans)."""
+    return with_typed_booleans(with_typed_seeds(config))
+
+
+def _integer(text):
+    try:
+        return int(text)
+    except ValueError:
+        return text  # left as it is, for the schema to name
 
 
 def with_typed_seeds(config: dict) -> dict:
     """Seeds given on the command line as integers.
 
     Snakemake reads `--config seeds=[0,1]` as the strings ['0', '1'] and `seeds=0,1` as one
-    string, so both spellings (and `seeds=3`) are turned into a list of ints here.
+    string, so both spellings (and `seeds=3`) are turned into a list of ints here, item by item,
+    so that in `seeds=[0,x]` the schema names the bad 'x', not the valid 0.
     """
     value = config.get("seeds")
     if isinstance(value, int) and not isinstance(value, bool):
         value = [value]
     elif isinstance(value, str):
         value = [s for s in value.strip("[] ").split(",") if s.strip()]
-    if isinstance(value, list) and all(isinstance(s, str) and s.strip().isdigit() for s in value):
-        value = [int(s) for s in value]
-    return config if value is config.get("seeds") else {**config, "seeds": value}
+    if isinstance(value, list):
+        value = [_integer(s) if isinstance(s, str) else s for s in value]
+    return {**config, "seeds": value} if "seeds" in config else config
+
+
+# Keys that take true or false (`pack` takes auto too). Snakemake's --config reads only True and
+# False as booleans and keeps `pack=true`, the README's spelling, as the string 'true'.
+BOOLEAN_KEYS = ("compile", "progress", "pack")
+BOOLEAN_WORDS = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
+
+
+def with_typed_booleans(config: dict) -> dict:
+    """true/false (any case, and YAML's yes/no/on/off) given as text, as booleans."""
+    words = {k: BOOLEAN_WORDS[v.lower()] for k in BOOLEAN_KEYS
+             if isinstance(v := config.get(k), str) and v.lower() in BOOLEAN_WORDS}
+    return {**config, **words}
 
 
 def merged(defaults: dict, overrides: dict) -> dict:
@@ -110,7 +143,18 @@ def merged(defaults: dict, overrides: dict) -> dict:
 
 def workflow_config(overrides: dict, default_file: str | Path) -> dict:
     """The workflow's config: `default_file` under Snakemake's --configfile/--config values, checked."""
-    return validate(with_typed_seeds(merged(read_yaml(default_file), overrides)))
+    return validate(typed(merged(read_yaml(default_file), overrides)))
+
+
+def missing_shared_roots(data: dict) -> list[str]:
+    """One line for each data.shared_roots folder that is not here.
+
+    A warning, not an error: a shared root is a lab's read-only store that some machines lack (the
+    project's own config.yaml lists ../shared/data), and without it the data comes from data.root
+    or a download as usual; the line says so, in case the path was mistyped."""
+    return [f"data.shared_roots: {root} is not a folder here, so it is skipped (raw files come from data.root "
+            "or a download); fix the path, or remove it from data.shared_roots on this machine"
+            for root in data.get("shared_roots", []) if not Path(root).is_dir()]
 
 
 SCALE_SEEDS = {"smoke": [0], "quick": [0, 1], "paper": [0, 1, 2]}

@@ -35,7 +35,7 @@ def _values_after(args: list[str], options: tuple[str, ...]) -> list[str]:
 
 
 def check_command_line(args: list[str]) -> None:
-    """UserError for a `--config` entry without `=` or a `--configfile` that is missing or broken."""
+    """UserError for a `--config` entry without `=` or a `--configfile` that is missing, empty or broken."""
     for entry in _values_after(args, CONFIG_OPTIONS):
         if "=" not in entry:
             raise UserError(f"--config {entry}: a config entry is key=value (e.g. seeds=[0,1] or device=cpu); "
@@ -44,8 +44,9 @@ def check_command_line(args: list[str]) -> None:
         try:
             rr_config.read_yaml(path)
         except UserError as exc:
-            raise UserError(f"--configfile {path}: {exc} (--configfile takes every word after it: "
-                            "targets go before it)") from None
+            # A file that is not there is most often a target typed after --configfile.
+            hint = "" if os.path.exists(path) else " (--configfile takes every word after it: targets go before it)"
+            raise UserError(f"--configfile {path}: {exc}{hint}") from None
 
 
 def main(args: list[str]) -> int:
