@@ -22,13 +22,15 @@ import logging
 import sys
 from pathlib import Path
 
-from robustrepro.errors import UserError
-from robustrepro.files import atomic_write_text
+from robustrepro.errors import UserError, unknown_choice
+from robustrepro.files import DISK_FULL, atomic_write_text, disk_full
 
 
 def _fetch(args) -> None:
     from robustrepro.data import DATASETS, fetch, verify_present
 
+    if args.dataset not in DATASETS:
+        raise unknown_choice("--dataset", args.dataset, DATASETS)
     info = DATASETS[args.dataset]
     root = None
     for shared in args.shared_root:
@@ -58,15 +60,11 @@ def _prepare(args) -> None:
 
 
 def _view(args) -> None:
-    from robustrepro.data import load_prepared
-    from robustrepro.noise import make_view
-    from robustrepro.views import save_view, view_summary_json
+    from robustrepro.noise import build_view
+    from robustrepro.views import write_view
 
-    spec = json.loads(args.spec)
-    data = load_prepared(args.data)
-    view = make_view(data.train_y, data.test_y, data.num_classes, spec)
-    save_view(args.out, view)
-    atomic_write_text(args.summary, view_summary_json(view))
+    view = build_view(json.loads(args.spec), args.data)
+    write_view(args.out, view, args.summary)  # the summary is the view's record (robustrepro.views)
     logging.info("view: %d train examples, realised noise rate %.4f", len(view.train_indices), view.noise_rate)
 
 
@@ -187,9 +185,33 @@ def _show_runs(args) -> None:
     sys.stdout.write(render(table, args.format))
 
 
+class _Parser(argparse.ArgumentParser):
+    """Command-line mistakes in one line, as every other error here (argparse prints the usage too)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}; see {self.prog} --help\n")
+
+
+def _values_attached(argv: list[str], commands: dict[str, argparse.ArgumentParser]) -> list[str]:
+    """argv with `--option VALUE` written `--option=VALUE` for every option of the command that takes one value.
+
+    argparse takes a value that starts with '-' (a data.root of '-x', which the rules pass on)
+    for an option and stops with "expected one argument"; in the `=` form it is always a value."""
+    command = commands.get(argv[0]) if argv else None
+    if command is None:
+        return argv
+    takes_value = {name for action in command._actions if action.nargs is None for name in action.option_strings}
+    out, rest = argv[:1], iter(argv[1:])
+    for arg in rest:
+        value = next(rest, None) if arg in takes_value else None
+        out.append(arg if value is None else f"{arg}={value}")
+    return out
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="robustrepro", description=__doc__.split("\n\n")[0])
+    p = _Parser(prog="robustrepro", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
+    p.commands = sub.choices  # command -> its parser (main reads which options take a value)
 
     f = sub.add_parser("fetch", help="find or download a dataset's raw files and verify their checksums")
     f.add_argument("--dataset", required=True)
@@ -337,12 +359,19 @@ def main(argv: list[str] | None = None) -> int:
         from robustrepro.launch import main as launch
 
         return launch(argv[1:])
-    args = parser().parse_args(argv)
+    p = parser()
+    args = p.parse_args(_values_attached(argv, p.commands))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr)
     try:
         args.func(args)
     except UserError as exc:
         print(f"robustrepro {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        if exc.errno not in DISK_FULL:
+            raise
+        # A write that bypasses robustrepro.files (a library's own) on a full disk: still one line.
+        print(f"robustrepro {args.command}: error: {disk_full(exc.filename or 'a file', exc)}", file=sys.stderr)
         return 2
     return 0

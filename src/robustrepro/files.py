@@ -10,31 +10,47 @@ other's temporary file.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import tempfile
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
 
+from robustrepro.errors import UserError
+
 _CHUNK = 1 << 20
+
+
+# A write that failed for want of space (or of quota): the user can fix that, so it is a UserError.
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def disk_full(path: str | Path, exc: OSError) -> str:
+    return (f"disk full writing {path} ({exc.strerror}): free space on that file system (df -h shows it) "
+            "and run again; the files already finished are kept")
 
 
 @contextlib.contextmanager
 def atomic_open(path: str | Path) -> Iterator[BinaryIO]:
     """A binary file to write `path`'s new content to; it replaces `path` when the block ends without error."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
         # mkstemp makes the file private; give it the permissions any new file gets here
         # (a lab's shared data.prepared must stay readable by the others).
         os.chmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             yield f
         os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+    except BaseException as exc:
+        if tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.errno in DISK_FULL:
+            raise UserError(disk_full(path, exc)) from None
         raise
 
 
