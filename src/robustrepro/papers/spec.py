@@ -19,6 +19,7 @@ from typing import Callable, Iterable
 from robustrepro.errors import UserError, unknown_choice
 from robustrepro.evaluation.spec import (check_name, check_snapshot, evaluation_id, merge_evaluation,
                                          resolve_evaluation)
+from robustrepro.run_checks import check_evaluation, check_run
 from robustrepro.runs import resolve, run_id
 from robustrepro.scales import SCALES, at_scale
 
@@ -292,6 +293,7 @@ class Paper:
             for name, spec in specs[row["group"]].items():
                 try:
                     check_snapshot(spec, row["run"])
+                    check_evaluation(spec, row["run"])
                 except UserError as err:
                     raise UserError(f"{self.slug}: run group {row['group']}, evaluation {name} at {scale} scale: "
                                     f"{err}") from None
@@ -304,7 +306,8 @@ class Paper:
 
         The workflow calls it for every paper at the configured scale when it is parsed, so a
         mistake in a spec (a target of an unknown group, a name no rule builds, a run config that
-        does not resolve) stops the build before any job runs; the tests check every scale."""
+        does not resolve, a group without runs, a value no job could train with: robustrepro.run_checks)
+        stops the build before any job runs; the tests check every scale."""
         def fail(message: str):
             raise UserError(f"paper {self.slug}: {message}")
 
@@ -359,12 +362,22 @@ class Paper:
                 fail(f"claim {c.name} reads the histories of unknown run groups {', '.join(unknown)}")
             if unknown := sorted(set(c.step_logs) - known):
                 fail(f"claim {c.name} reads the step logs of unknown run groups {', '.join(unknown)}")
+        for g in self.groups:
+            if g.max_seeds is not None and (isinstance(g.max_seeds, bool) or not isinstance(g.max_seeds, int)
+                                            or g.max_seeds < 1):
+                fail(f"run group {g.name}: max_seeds is {g.max_seeds!r}; give an integer >= 1, or None for every seed")
         for scale in scales:
             for g in self.groups:
+                # A group without runs would reach its CSV's job and fail there, on an empty table.
+                if empty := [key for key, values in g.axes(scale).items() if not len(values)]:
+                    fail(f"run group {g.name} has no runs at {scale} scale: its grid axis {empty[0]!r} has no "
+                         "values; give it at least one")
                 try:
                     for _, run in g.points(scale, [0]):
-                        resolve(run)
+                        check_run(resolve(run))
                 except KeyError as err:
                     fail(f"run group {g.name} at {scale} scale: {err.args[0]}")
+                except UserError as err:
+                    fail(f"run group {g.name} at {scale} scale: {err}")
             self.evaluations(scale, [0])
 

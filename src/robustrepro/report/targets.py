@@ -59,4 +59,11 @@ def build_target(paper: Paper, target_name: str, scale: str, results_dir: Path, 
     results = {g: pd.read_csv(results_dir / "groups" / f"{g}.csv") for g in target.groups}
     ctx = TargetContext(paper, target, scale, results_dir / target.name, runs_root, results, images)
     target.build(ctx)
+    # Snakemake would blame file system latency for an output the builder never wrote.
+    missing = [ctx.prefix.name + suffix for suffix in target.outputs()
+               if not ctx.prefix.with_name(ctx.prefix.name + suffix).is_file()]
+    if missing:
+        call = "ctx.table(table)" if target.kind == "table" else "ctx.figure(fig, data)"
+        raise UserError(f"target {paper.slug}/{target.name}: its builder wrote no {', '.join(missing)} in "
+                        f"{results_dir}; a {target.kind}'s builder writes its files with {call}")
     return ctx.prefix
