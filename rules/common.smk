@@ -23,10 +23,10 @@ expose_package(f"{workflow.basedir}/src")
 PREPARED = config["data"].get("prepared", "resources/prepared")
 
 # data.prepared may be a folder of the user's: stop before any job if a file there is not the
-# harness's (a build would replace it). A stat and a small read per dataset; nothing is changed.
+# harness's (a build would replace it) or holds another dataset. A stat and a small read per dataset.
 try:
     for _dataset in DATASETS:
-        rr_prepared.check_prepared(paths.prepared(PREPARED, _dataset))
+        rr_prepared.check_prepared(paths.prepared(PREPARED, _dataset), _dataset)
 except UserError as err:
     sys.exit(f"robustrepro: {err}")
 
@@ -188,11 +188,11 @@ TRAIN_RUNTIME, EVAL_RUNTIME = {"smoke": 15, "quick": 60, "paper": 24 * 60}, {"sm
 def prepare_inputs(wildcards):
     """The download manifest a prepare job reads (none for a synthetic stand-in, which is generated).
 
-    Before a build may replace a prepared file, a truncated one of the harness's own is moved aside
-    so that it is rebuilt (robustrepro.data.prepared.vet_prepared). A dry run changes no file."""
+    Before a build may replace a prepared file, a truncated or outdated one of the harness's own is
+    moved aside so that it is rebuilt (robustrepro.data.prepared.vet_prepared). A dry run changes no file."""
     if not workflow.dryrun:
         try:
-            if note := rr_prepared.vet_prepared(prepared_path(wildcards.dataset)):
+            if note := rr_prepared.vet_prepared(prepared_path(wildcards.dataset), wildcards.dataset):
                 print(f"robustrepro: {note}", file=sys.stderr)
         except UserError as err:
             stop(err)

@@ -9,15 +9,13 @@ import math
 import pytest
 import torch
 
-from robustrepro.data.prepared import save_prepared
 from robustrepro.errors import UserError
 from robustrepro.runs import identity, resolve, run_id
 from robustrepro.training import STEPS, Trainer, train_run
 from robustrepro.training.checkpoint import load_checkpoint, load_snapshot, save_checkpoint, snapshot_path
 from robustrepro.training.steps import WeightedStep
-from robustrepro.views import save_view
 
-from toydata import toy_data
+from toydata import save_toy, toy_data
 
 CPU = torch.device("cpu")
 PROBE = "cascade_probe"
@@ -68,8 +66,7 @@ def toy():
 @pytest.fixture(scope="module")
 def toy_files(tmp_path_factory, toy):
     folder = tmp_path_factory.mktemp("cascade")
-    save_prepared(folder / "toy.npz", toy[0])
-    save_view(folder / "view.npz", toy[1])
+    save_toy(folder / "toy.npz", folder / "view.npz", *toy)
     return folder
 
 

@@ -13,15 +13,13 @@ import time
 import pytest
 import torch
 
-from robustrepro.data.prepared import save_prepared
 from robustrepro.errors import UserError
 from robustrepro.runs import identity, resolve, run_id
 from robustrepro.training import Batch, Trainer, train_run
 from robustrepro.training.checkpoint import load_checkpoint, save_checkpoint
 from robustrepro.training.context import Part
-from robustrepro.views import save_view
 
-from toydata import toy_data
+from toydata import save_toy, toy_data
 
 CPU = torch.device("cpu")
 # Momentum, weight decay, dropout, crops and flips: state an interrupted epoch must carry over.
@@ -42,8 +40,7 @@ def toy():
 @pytest.fixture(scope="module")
 def toy_files(tmp_path_factory, toy):
     folder = tmp_path_factory.mktemp("engine")
-    save_prepared(folder / "toy.npz", toy[0])
-    save_view(folder / "view.npz", toy[1])
+    save_toy(folder / "toy.npz", folder / "view.npz", *toy)
     return folder
 
 

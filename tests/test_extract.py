@@ -9,7 +9,6 @@ import torch
 import torch.nn.functional as F
 
 import robustrepro.training.trainer as trainer_module
-from robustrepro.data.prepared import save_prepared
 from robustrepro.errors import UserError
 from robustrepro.models import build_model
 from robustrepro.runs import resolve
@@ -19,9 +18,9 @@ from robustrepro.selection.vectors import load_vectors, save_vectors
 from robustrepro.training import DeviceData, Trainer, train_run
 from robustrepro.training.checkpoint import load_snapshot, save_snapshot, snapshot_path
 from robustrepro.training.trainer import load_model_snapshot
-from robustrepro.views import View, save_view
+from robustrepro.views import View
 
-from toydata import CLASSES, toy_data as toy
+from toydata import CLASSES, save_toy, save_toy_view, toy_data as toy
 EPOCHS = 4
 # Learns within 4 epochs, with its best epoch (3) neither the first nor the last.
 RUN = {"model": {"name": "lenet", "width": 0.5}, "epochs": EPOCHS, "batch_size": 16,
@@ -39,9 +38,8 @@ def toy_data(validation: bool, n_train=200, n_val=40, n_test=100, seed=0):
 def files(tmp_path_factory):
     """Prepared data and two views (with and without a validation split), saved."""
     folder = tmp_path_factory.mktemp("toy")
-    save_prepared(folder / "toy.npz", toy_data(True)[0])
-    for validation in (True, False):
-        save_view(folder / f"view-{validation}.npz", toy_data(validation)[1])
+    save_toy(folder / "toy.npz", folder / "view-True.npz", *toy_data(True))
+    save_toy_view(folder / "view-False.npz", toy_data(False)[1], folder / "toy.npz")
     return {validation: (folder / "toy.npz", folder / f"view-{validation}.npz") for validation in (True, False)}
 
 

@@ -8,13 +8,11 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call, grad, vmap
 
-from robustrepro.data.prepared import save_prepared
 from robustrepro.errors import UserError
 from robustrepro.runs import resolve
 from robustrepro.training import Batch, Trainer, train_run
-from robustrepro.views import save_view
 
-from toydata import toy_data
+from toydata import save_toy, toy_data
 
 RUN = {"model": {"name": "lenet", "width": 0.5}, "batch_size": 32, "iterations": 12,
        "optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.9},
@@ -80,8 +78,7 @@ def test_measuring_leaves_the_training_exactly_as_it_was():
 
 def test_steps_csv_carries_the_cosine_on_the_every_rows_only(tmp_path):
     prepared, view = toy_data(n_train=200, n_test=50, n_val=0, noisy=0.4)
-    save_prepared(tmp_path / "toy.npz", prepared)
-    save_view(tmp_path / "view.npz", view)
+    save_toy(tmp_path / "toy.npz", tmp_path / "view.npz", prepared, view)
     run = {**RUN, "step_log": {"every": 4, "eval_steps": 3, "metrics": ["grad_cosine", "batch_noise"]}}
     train_run(run, tmp_path / "toy.npz", tmp_path / "view.npz", tmp_path / "out", tmp_path / "c.pt", device="cpu",
               progress=False)

@@ -12,14 +12,12 @@ import pandas as pd
 import pytest
 import torch
 
-from robustrepro.data.prepared import save_prepared
 from robustrepro.runs import resolve, run_id
 from robustrepro.training import train_run
 from robustrepro.packs import packable, packs, why_not_packable
 from robustrepro.papers import load
 from robustrepro.training.pack import train_pack
-from robustrepro.views import save_view
-from toydata import toy_data
+from toydata import save_toy, toy_data
 
 PARAM_TOL = 1e-4
 METRIC_TOL = 1e-4
@@ -40,11 +38,9 @@ SGD_BN = {"model": {"name": "resnet20", "width": 0.25}, "batch_size": 32, "epoch
 def files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("pack")
     prepared, view = toy_data(n_train=256, n_test=150, n_val=0)
-    save_prepared(folder / "toy.npz", prepared)
-    save_view(folder / "view.npz", view)
+    save_toy(folder / "toy.npz", folder / "view.npz", prepared, view)
     small, small_view = toy_data(n_train=128, n_test=64, n_val=0, shape=(3, 16, 16))
-    save_prepared(folder / "rgb.npz", small)
-    save_view(folder / "rgb_view.npz", small_view)
+    save_toy(folder / "rgb.npz", folder / "rgb_view.npz", small, small_view)
     return folder
 
 

@@ -12,13 +12,14 @@ import pytest
 import torch
 from torch import nn
 
-from robustrepro.data.prepared import Prepared, load_prepared, save_prepared
+from robustrepro.data.prepared import Prepared, load_prepared
 from robustrepro.errors import UserError
 from robustrepro.runs import resolve
 from robustrepro.training import perfect_ordering as po
 from robustrepro.training.seeding import derive_seed
 from robustrepro.training.trainer import train_run
-from robustrepro.views import View, load_view, save_view
+from robustrepro.views import View, load_view
+from toydata import save_toy
 
 KEEP, EPOCHS, ORDERS = 3, 3, 24  # 16 images in batches of 4: 4! orders per kept run
 RUN = {"model": {"name": "tinyconv"}, "epochs": EPOCHS, "batch_size": 4, "seed": 3,
@@ -39,10 +40,10 @@ def files(tmp_path_factory):
         return x, y
 
     (train_x, train_y), (test_x, test_y) = images(16), images(64)
-    save_prepared(folder / "toy.npz", Prepared("toy", train_x, train_y, test_x, test_y, ("off", "on")))
     none = np.zeros(0, dtype=np.int64)
-    save_view(folder / "view.npz", View(2, np.arange(16), train_y, train_y, np.zeros(16, bool), none, none, "none",
-                                        none, none, np.arange(64), test_y, np.eye(2), 0.0))
+    save_toy(folder / "toy.npz", folder / "view.npz", Prepared("toy", train_x, train_y, test_x, test_y, ("off", "on")),
+             View(2, np.arange(16), train_y, train_y, np.zeros(16, bool), none, none, "none", none, none,
+                  np.arange(64), test_y, np.eye(2), 0.0))
     return folder / "toy.npz", folder / "view.npz"
 
 

@@ -61,7 +61,7 @@ def test_damaged_bytes_are_one_line_naming_the_file_and_the_next_run_rebuilds_it
     middle = len(raw) // 2
     raw[middle:middle + 64] = bytes(255 - b for b in raw[middle:middle + 64])  # same size: only the digest tells
     target.write_bytes(raw)
-    assert vet_prepared(target) is None  # parse time does not hash
+    assert vet_prepared(target, DATASET) is None  # the vetting does not hash
 
     with pytest.raises(UserError) as err:
         load_prepared(target)
@@ -155,7 +155,7 @@ def test_users_file_under_a_stale_harness_record_is_neither_moved_nor_overwritte
     path = tmp_path / f"{DATASET}.npz"
     prepare(DATASET, None, path)
     content = _users_npz(path)  # copied over the harness's file, its record left behind
-    for check in (vet_prepared, load_prepared, lambda p: prepare(DATASET, None, p)):
+    for check in (lambda p: vet_prepared(p, DATASET), load_prepared, lambda p: prepare(DATASET, None, p)):
         with pytest.raises(UserError, match="was not written by robustrepro"):
             check(path)
     assert path.read_bytes() == content

@@ -10,7 +10,6 @@ import sys
 import pytest
 import torch
 
-from robustrepro.data.prepared import save_prepared
 from robustrepro.errors import UserError
 from robustrepro.files import file_digest
 from robustrepro.provenance import (EVALUATION, PACKAGE_ROOT, TRAINING, code_fingerprint, differences, input_digests,
@@ -20,8 +19,7 @@ from robustrepro.extraction import extract_to_file
 from robustrepro.selection.vectors import load_vectors
 from robustrepro.training import train_run
 from robustrepro.training.checkpoint import load_snapshot, snapshot_path
-from robustrepro.views import save_view
-from toydata import toy_data
+from toydata import save_toy, toy_data
 
 
 @pytest.fixture
@@ -126,8 +124,7 @@ def test_input_digests_and_differences(tmp_path):
 
 def test_snapshots_and_extracted_vectors_record_what_the_weights_were_trained_from(tmp_path):
     prepared, view = toy_data(n_train=300, n_test=100, n_val=50)
-    save_prepared(tmp_path / "toy.npz", prepared)
-    save_view(tmp_path / "view.npz", view)
+    save_toy(tmp_path / "toy.npz", tmp_path / "view.npz", prepared, view)
     run = {"model": {"name": "mlp1", "width": 0.25}, "epochs": 2, "batch_size": 32, "snapshots": [1]}
     checkpoint = tmp_path / "run" / "last.pt"
     metrics = train_run(run, tmp_path / "toy.npz", tmp_path / "view.npz", tmp_path / "run", checkpoint,

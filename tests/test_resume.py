@@ -15,14 +15,14 @@ import numpy as np
 import pytest
 import torch
 
-from robustrepro.data.prepared import load_prepared, save_prepared
+from robustrepro.data.prepared import load_prepared
 from robustrepro.errors import UserError
 from robustrepro.provenance import PACKAGE_ROOT, code_fingerprint, input_digests
 from robustrepro.runs import resolve
 from robustrepro.training import Trainer, train_run
 from robustrepro.training.checkpoint import FORMAT, save_checkpoint
-from robustrepro.views import load_view, save_view
-from toydata import toy_data
+from robustrepro.views import load_view, write_view
+from toydata import save_toy, toy_data
 
 EPOCHS = 6
 # Everything that carries state across epochs: momentum and weight decay (optimizer state),
@@ -41,8 +41,7 @@ TRAIN = ("import json, logging, sys; from robustrepro.training import train_run;
 def write_toy(folder, n_train=1600, n_val=200, n_test=200):
     """The toy problem (20 % of the labels wrong) saved as toy.npz and view.npz in folder."""
     prepared, view = toy_data(n_train + n_val, n_test, n_val, noisy=0.2, background=120, patch=200)
-    save_prepared(folder / "toy.npz", prepared)
-    save_view(folder / "view.npz", view)
+    save_toy(folder / "toy.npz", folder / "view.npz", prepared, view)
 
 
 def start(folder, out):
@@ -136,7 +135,7 @@ def two_views(tmp_path):
     rng = np.random.default_rng(1)
     mask = rng.random(len(view.train_labels)) < 0.2
     labels = np.where(mask, (view.true_labels + rng.integers(1, 10, len(mask))) % 10, view.true_labels)
-    save_view(folder / "other.npz", dataclasses.replace(view, train_labels=labels, noisy_mask=mask))
+    write_view(folder / "other.npz", dataclasses.replace(view, train_labels=labels, noisy_mask=mask))
     return folder
 
 

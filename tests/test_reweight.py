@@ -163,13 +163,11 @@ def test_the_step_needs_a_holdout_and_refuses_sampler_weights():
 def test_the_example_weights_step_metric_shows_how_the_update_spread_its_weight(tmp_path):
     import csv
 
-    from robustrepro.data.prepared import save_prepared
     from robustrepro.training import train_run
-    from robustrepro.views import save_view
+    from toydata import save_toy
 
     prepared, view = toy_data(n_train=300, n_test=100, n_val=20, noisy=0.4)
-    save_prepared(tmp_path / "toy.npz", prepared)
-    save_view(tmp_path / "view.npz", view)
+    save_toy(tmp_path / "toy.npz", tmp_path / "view.npz", prepared, view)
     rows = {}
     for step in ("weighted", "reweight"):
         run = {**RUN, "step": {"name": step}, "step_log": {"every": 1, "metrics": ["example_weights"]}}

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import torch
 
-from robustrepro.data.prepared import save_prepared
 from robustrepro.errors import UserError
 from robustrepro.models import build_model
 from robustrepro.runs import resolve
@@ -18,17 +17,16 @@ from robustrepro.training import (SAMPLERS, STEPS, Batch, DeviceData, Plan, Trai
                                   build_schedule, lr_curve, pick_device, train_run, weighted_mean)
 from robustrepro.compute.device_data import channel_stats, crop_flip
 from robustrepro.training.schedules import set_hyperparameters
-from robustrepro.views import View, save_view
+from robustrepro.views import View
 
-from toydata import CLASSES, toy_data
+from toydata import CLASSES, save_toy, toy_data
 
 
 @pytest.fixture(scope="module")
 def toy_files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("toy")
     prepared, view = toy_data()
-    save_prepared(folder / "toy.npz", prepared)
-    save_view(folder / "view.npz", view)
+    save_toy(folder / "toy.npz", folder / "view.npz", prepared, view)
     return folder / "toy.npz", folder / "view.npz"
 
 
@@ -360,8 +358,7 @@ def test_early_stopping_stops_and_reports_the_best_epoch(toy_files, tmp_path):
 
 def test_early_stopping_on_a_missing_validation_set_fails_early(tmp_path):
     prepared, view = toy_data(n_val=0)
-    save_prepared(tmp_path / "p.npz", prepared)
-    save_view(tmp_path / "v.npz", view)
+    save_toy(tmp_path / "p.npz", tmp_path / "v.npz", prepared, view)
     with pytest.raises(UserError, match=r"early_stopping\.metric: 'val_acc1'"):
         train_run({**TINY_RUN, "early_stopping": {"patience": 2}}, tmp_path / "p.npz", tmp_path / "v.npz",
                   tmp_path / "out", tmp_path / "out" / "last.pt", device="cpu", progress=False)

@@ -1,9 +1,12 @@
 """A learnable toy problem shared by the trainer tests: class k lights up its own 4x4 patch on a noisy background."""
 
+import dataclasses
+
 import numpy as np
 
-from robustrepro.data.prepared import Prepared
-from robustrepro.views import View
+from robustrepro.data.prepared import Prepared, identify, save_prepared
+from robustrepro.runs import view_spec
+from robustrepro.views import View, stamped, write_view
 
 CLASSES = 10
 
@@ -36,3 +39,17 @@ def toy_data(n_train=400, n_test=200, n_val=100, noisy=0.2, shape=(1, 28, 28), s
     view = View(CLASSES, train, labels, train_y[train], mask, val, train_y[val], validation,
                 val, train_y[val], np.arange(n_test), test_y, np.eye(CLASSES), float(mask.mean()))
     return prepared, view
+
+
+def save_toy(prepared_path, view_path, prepared, view, run=None):
+    """Save toy data as a job of `run` (the default run if None) finds its files: the prepared file
+    holding the run's dataset (by name), the view with its record, made for the run's view spec
+    from that file (robustrepro.views.check_inputs checks both)."""
+    save_prepared(prepared_path, dataclasses.replace(prepared, name=view_spec(run or {})["dataset"]))
+    save_toy_view(view_path, view, prepared_path, run)
+
+
+def save_toy_view(view_path, view, prepared_path, run=None):
+    """Another view of a toy prepared file saved by save_toy."""
+    spec = view_spec(run or {})
+    write_view(view_path, stamped(view, spec, identify(prepared_path, spec["dataset"], "the toy view")))

@@ -21,7 +21,7 @@ from robustrepro.compute.device import pick_device
 from robustrepro.compute.device_data import DeviceData
 from robustrepro.training.trainer import load_model_snapshot
 from robustrepro.selection.vectors import KINDS, extract, save_vectors
-from robustrepro.views import View, load_view
+from robustrepro.views import View, check_inputs, load_view
 
 DTYPES = {"float32": np.float32, "float16": np.float16}
 
@@ -66,6 +66,8 @@ def snapshot_record(path) -> dict:
 def extract_to_file(snapshot_paths, prepared_path, view_path, kind: str, out, device: str = "auto",
                     dtype: str = "float32", batch_size: int = 1024) -> np.ndarray:
     """extract_many on the files of a prepared dataset and a view; saves the vectors at `out` and returns them."""
+    for path in snapshot_paths:  # each snapshot's run: its dataset, and a view made for it from that file
+        check_inputs(json.loads(load_snapshot(path)["run_json"]), prepared_path, view_path)
     prepared, view = load_prepared(prepared_path), load_view(view_path)
     torch_device = pick_device(device)
     array = extract_many(snapshot_paths, prepared, view, kind, torch_device, dtype, batch_size)

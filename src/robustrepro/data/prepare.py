@@ -13,7 +13,7 @@ from robustrepro.data.download import fetch
 from robustrepro.data.prepared import Prepared, check_writable, save_prepared
 from robustrepro.data.readers import read_dataset
 from robustrepro.data.registry import DatasetInfo, dataset_info
-from robustrepro.data.synthetic import make_synthetic
+from robustrepro.data.synthetic import generator_settings, make_synthetic
 from robustrepro.errors import UserError
 
 
@@ -40,7 +40,8 @@ def prepare(dataset: str | DatasetInfo, root: str | Path | None, out_path: str |
     """
     check_writable(out_path)
     data = load_dataset(dataset, root, mirror=mirror, progress=progress)
-    save_prepared(out_path, data)
+    info = dataset_info(dataset)
+    save_prepared(out_path, data, generator_settings(info) if info.is_synthetic else None)
     return data
 
 

@@ -22,6 +22,10 @@ _MAX_SHIFT = 2  # pixels
 _CLASS_STD = 40.0  # pixel std of a class prototype around mid-grey
 _NUISANCE_STD = 35.0  # pixel std of each sample's own smooth pattern, which hides the class
 _NOISE_STD = 25.0  # independent pixel noise
+_CONTRAST = (0.6, 1.4)  # range of each sample's prototype contrast
+# Change this name whenever the images this module makes change: prepared files record it, and the
+# workflow rebuilds those another version made (robustrepro.data.prepared.vet_prepared).
+GENERATOR = "robustrepro-synthetic/1"
 
 
 def synthetic_sizes(num_classes: int) -> tuple[int, int]:
@@ -30,6 +34,13 @@ def synthetic_sizes(num_classes: int) -> tuple[int, int]:
     3000 training images give a 128-batch epoch enough steps that two epochs learn something.
     """
     return 3000, max(500, 10 * num_classes)
+
+
+def generator_settings(info: DatasetInfo) -> dict:
+    """What makes the synthetic dataset `info` describes, as its prepared file's record states it."""
+    return {"generator": GENERATOR, "seed": _seed(info.name), "coarse_grid": _COARSE, "max_shift": _MAX_SHIFT,
+            "class_std": _CLASS_STD, "nuisance_std": _NUISANCE_STD, "noise_std": _NOISE_STD,
+            "contrast": list(_CONTRAST)}
 
 
 def _seed(name: str) -> int:
@@ -68,7 +79,7 @@ def _samples(rng: np.random.Generator, prototypes: np.ndarray, labels: np.ndarra
     rows = (dy[:, None] + np.arange(h))[:, None, :, None]
     cols = (dx[:, None] + np.arange(w))[:, None, None, :]
     shifted = padded[labels[:, None, None, None], np.arange(c)[None, :, None, None], rows, cols]
-    contrast = rng.uniform(0.6, 1.4, size=(n, 1, 1, 1))
+    contrast = rng.uniform(*_CONTRAST, size=(n, 1, 1, 1))
     nuisance = _smooth(rng, n, c, h, _NUISANCE_STD)
     x = 128 + contrast * shifted + nuisance + rng.normal(0, _NOISE_STD, size=shifted.shape)
     return np.clip(np.rint(x), 0, 255).astype(np.uint8)

@@ -45,7 +45,7 @@ from robustrepro.training.checkpoint import load_snapshot
 from robustrepro.training.outputs import json_ready, versions
 from robustrepro.training.seeding import derive_seed, make_generator
 from robustrepro.training.trainer import load_model_snapshot
-from robustrepro.views import load_view
+from robustrepro.views import check_inputs, load_view
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +111,7 @@ def evaluate_snapshot(run: dict, spec: dict, prepared_path, view_path, snapshot_
     torch_device = pick_device(device)
     # The parts first: a bad option fails before any file is loaded.
     attack = None if spec["attack"] is None else ATTACKS.build(spec["attack"])
+    check_inputs(run, prepared_path, view_path)  # the run's dataset, and a view made for it from that file
 
     state = load_snapshot(snapshot_path)
     _check_snapshot_record(state, run, spec, snapshot_path)

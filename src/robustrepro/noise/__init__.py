@@ -20,26 +20,74 @@ noise rate) leaves the draws of the others (the holdout, the subsets) as they we
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from pathlib import Path
 
 import numpy as np
 
+from robustrepro import views
+from robustrepro.data.prepared import identify, load_prepared, recorded
 from robustrepro.errors import UserError
 from robustrepro.noise.labels import NOISE, transition_matrix
 from robustrepro.noise.sampling import balanced_counts, stratified_counts, take_per_class
 from robustrepro.noise.shaping import SHAPING
 from robustrepro.options import integer
-from robustrepro.runs import DEFAULT_RUN, VIEW_KEYS
-from robustrepro.views import View
+from robustrepro.views import View, complete_spec, stamped
 
-__all__ = ["make_view", "NOISE", "SHAPING"]
+__all__ = ["build_view", "make_view", "vet_view", "NOISE", "SHAPING"]
 
+_REBUILDS = "the view rule rebuilds it"
 _STAGES = ("train_subset", "test_subset", "holdout", "shaping", "noise", "validation")
+
+
+def build_view(spec: dict, prepared_path: str | Path) -> View:
+    """The view `spec` describes over the prepared file at `prepared_path`, its summary naming both
+    (robustrepro.views.stamped); UserError if the file holds another dataset than the spec's."""
+    spec = complete_spec(spec)
+    record = identify(prepared_path, spec["dataset"], "the view spec")
+    data = load_prepared(prepared_path)
+    return stamped(make_view(data.train_y, data.test_y, data.num_classes, spec), spec, record)
+
+
+def vet_view(path: str | Path, spec: dict, prepared_path: str | Path) -> str | None:
+    """The workflow's check of a view file during a build (never a dry run), before the view rule may rebuild it.
+
+    A view that is damaged, or whose record names another spec than `spec` or other prepared data
+    than the file at `prepared_path` holds now (robustrepro.views.misfit), is moved aside so that the
+    view rule rebuilds it. An older robustrepro's view, without such a record, is recorded in place
+    where `build_view` makes the same arrays (a rebuilt view would make Snakemake retrain every run
+    on it), else moved aside too. The returned note says what was done; None if nothing was."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    record = views.read_record(path)
+    if record is not None:
+        fault = views.misfit(path, record, spec, recorded(prepared_path), prepared_path, "its name says")
+    else:
+        try:
+            old = views.load_view(path, then=_REBUILDS)
+        except UserError as err:  # damaged: moved aside
+            return str(err)
+        try:
+            fresh = build_view(spec, prepared_path)
+        except UserError:  # no sound prepared file to compare with: the build makes it, and so the view again
+            return None
+        if views.same_arrays(old, fresh):
+            views.rerecord(path, dataclasses.replace(old, summary=fresh.summary))
+            return (f"training view {path} predates view records: recorded in {views.record_path(path).name} the "
+                    "spec and prepared data it was made from (this robustrepro makes the same view from them)")
+        fault = (f"has no record of what it was made from and is not the view this robustrepro makes for its spec "
+                 f"from {prepared_path}", ".old")
+    if fault is None:
+        return None
+    why, suffix = fault
+    return f"training view {path} {why}: moved it aside to {views.set_aside(path, suffix).name}; {_REBUILDS}"
 
 
 def make_view(train_y: np.ndarray, test_y: np.ndarray, num_classes: int, spec: dict) -> View:
     """The training view that `spec` describes, over a dataset with these train and test labels."""
-    spec = _complete(spec)
+    spec = complete_spec(spec)
     train_y = _labels("train", train_y, num_classes)
     test_y = _labels("test", test_y, num_classes)
     seed = integer("data_seed", spec["data_seed"], at_least=0)
@@ -101,14 +149,6 @@ def make_view(train_y: np.ndarray, test_y: np.ndarray, num_classes: int, spec: d
                 val_source=val_source, val_indices=val, val_labels=val_labels, test_indices=test,
                 test_labels=test_labels, transition=transition_matrix(true, noisy, view_classes),
                 noise_rate=noise_rate, summary=summary)
-
-
-def _complete(spec: dict) -> dict:
-    """The spec with every view key present (defaults from robustrepro.runs), unknown keys rejected."""
-    for key in spec:
-        if key not in VIEW_KEYS:
-            raise UserError(f"{key}: not a view key; view keys: {', '.join(VIEW_KEYS)}")
-    return {key: spec.get(key, DEFAULT_RUN[key]) for key in VIEW_KEYS}
 
 
 def _labels(split: str, y: np.ndarray, num_classes: int) -> np.ndarray:

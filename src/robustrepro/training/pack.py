@@ -215,7 +215,7 @@ def train_pack(runs: list[dict], prepared_path, view_path, out_dirs: list, check
     from robustrepro.runs import run_id
     from robustrepro.training.lock import run_lock
     from robustrepro.training.trainer import _file_state, end_of_epoch, open_run
-    from robustrepro.views import load_view
+    from robustrepro.views import check_inputs, load_view
 
     runs = [resolve(r) for r in runs]
     if side_by_side is None:
@@ -224,6 +224,8 @@ def train_pack(runs: list[dict], prepared_path, view_path, out_dirs: list, check
         reasons = [why for why in map(why_not_packable, runs) if why]
         raise ValueError("these runs do not pack: " + (reasons[0] if reasons else
                          f"they differ in more than {', '.join(PACK_KEYS)}, or there are fewer than two"))
+    for run in runs:  # the runs' dataset, and a view made for them from that file
+        check_inputs(run, prepared_path, view_path)
     if not side_by_side:
         from robustrepro.training.trainer import train_run
 

@@ -51,7 +51,7 @@ from robustrepro.training.schedules import Plan, build_schedule, set_hyperparame
 from robustrepro.training.seeding import derive_seed
 from robustrepro.training.step_log import StepLog
 from robustrepro.training.steps import STEPS
-from robustrepro.views import View, load_view
+from robustrepro.views import View, check_inputs, load_view
 
 log = logging.getLogger(__name__)
 
@@ -451,6 +451,7 @@ def train_run(run: dict, prepared_path, view_path, out_dir, checkpoint_path, dev
         run = resolve(run)
     except KeyError as exc:
         raise UserError(exc.args[0]) from None
+    check_inputs(run, prepared_path, view_path)  # the run's dataset, and a view made for it from that file
     set_threads(threads)
     code = code_fingerprint()  # now, before any wait: the code this process imported at its start
     checkpoint_path, out_dir = Path(checkpoint_path), Path(out_dir)
