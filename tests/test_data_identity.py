@@ -97,6 +97,17 @@ def test_another_datasets_prepared_file_copied_over_stops_every_job_before_it_st
     assert not list(out.rglob("*.pt")) and not list(out.rglob("*.json")) and not list(out.rglob("*.npy"))
 
 
+def test_the_view_command_refuses_another_datasets_prepared_file(made, tmp_path):
+    data = tmp_path / f"{MNIST}.npz"
+    shutil.copy(made / "prepared" / f"{FASHION}.npz", data)
+    shutil.copy(record_path(made / "prepared" / f"{FASHION}.npz"), record_path(data))
+    line = one_line(cli("view", "--spec", json.dumps(SPEC), "--data", data, "--out", tmp_path / "v.npz", "--summary",
+                        tmp_path / "v.json"), "view")
+    assert f"holds {FASHION} (3000 train and 500 test images of 1x28x28, 10 classes, synthetic), but the view spec " \
+           f"asks for {MNIST}" in line
+    assert not (tmp_path / "v.npz").exists()
+
+
 @pytest.mark.parametrize("command", ["train", "train-pack", "evaluate", "extract"])
 def test_another_runs_view_stops_every_job_naming_both_specs(made, tmp_path, command):
     other = {**RUN, "noise": {"kind": "uniform", "rate": 0.2}}
@@ -119,13 +130,14 @@ def test_another_runs_view_stops_every_job_naming_both_specs(made, tmp_path, com
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").rglob("*.pt"))
 
 
-def test_a_view_made_from_other_data_of_the_same_dataset_stops_the_job(made, tmp_path):
+@pytest.mark.parametrize("command", ["train", "train-pack", "evaluate", "extract"])
+def test_a_view_made_from_other_data_of_the_same_dataset_stops_every_job(made, tmp_path, command):
     data = load_prepared(made / "prepared" / f"{MNIST}.npz")
     other = tmp_path / f"{MNIST}.npz"  # the same dataset's name, other images (a changed reader, say)
     save_prepared(other, type(data)(data.name, 255 - data.train_x, data.train_y, data.test_x, data.test_y,
                                     data.classes))
     view = made / "views" / f"{view_id(SPEC)}.npz"
-    line = one_line(cli("train", *commands(made, tmp_path / "out", other, view)["train"]), "train")
+    line = one_line(cli(command, *commands(made, tmp_path / "out", other, view)[command]), command)
     made_from = json.loads(record_path(made / "prepared" / f"{MNIST}.npz").read_text())["sha256"]
     given = json.loads(record_path(other).read_text())["sha256"]
     assert line.endswith(f"error: training view {view} was made from other prepared data than {other} holds ({MNIST} "
