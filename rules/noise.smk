@@ -2,22 +2,11 @@
 from robustrepro import noise as rr_noise
 
 
-@one_line_errors
-def view_inputs(wildcards):
-    """The prepared file a view is made from. Before a build may replace the view, a damaged one, or one
-    whose record does not fit its spec or that file, is moved aside so that it is rebuilt (an older
-    robustrepro's is recorded in place where it is the same view: robustrepro.noise.vet_view). A dry
-    run changes no file."""
-    spec = PIPELINE.view(wildcards.scale, wildcards.view_id)
-    data = prepared_path(spec["dataset"])
-    if not workflow.dryrun and (note := rr_noise.vet_view(paths.view(wildcards.scale, wildcards.view_id), spec, data)):
-        print(f"robustrepro: {note}", file=sys.stderr)
-    return data
-
-
 rule view:
     input:
-        view_inputs,
+        # Before a build may replace the view, a damaged or outdated one is set aside (robustrepro.noise.vet_view).
+        one_line_errors(lambda wildcards: rr_noise.view_input(paths.view(wildcards.scale, wildcards.view_id),
+                        PIPELINE.view(wildcards.scale, wildcards.view_id), PREPARED, build=not workflow.dryrun)),
     output:
         npz=paths.view("{scale}", "{view_id}"),
         summary=paths.view_summary("{scale}", "{view_id}"),

@@ -131,7 +131,7 @@ def _load(path: Path, then: str = "run the workflow again to rebuild it") -> tup
         try:
             atomic_write_text(record_path(path), json.dumps(record) + "\n")
         except OSError:
-            pass  # a read-only folder: the file stays unrecorded, checked by its CRCs on each load
+            pass  # a read-only folder: the record stays as it was (none: the CRCs vouch on each load)
     return data, record
 
 

@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
 
-from robustrepro import views
+from robustrepro import paths, views
 from robustrepro.data.prepared import identify, load_prepared, recorded
 from robustrepro.errors import UserError
 from robustrepro.noise.labels import NOISE, transition_matrix
@@ -35,7 +36,7 @@ from robustrepro.noise.shaping import SHAPING
 from robustrepro.options import integer
 from robustrepro.views import View, complete_spec, stamped
 
-__all__ = ["build_view", "make_view", "vet_view", "NOISE", "SHAPING"]
+__all__ = ["build_view", "make_view", "vet_view", "view_input", "NOISE", "SHAPING"]
 
 _REBUILDS = "the view rule rebuilds it"
 _STAGES = ("train_subset", "test_subset", "holdout", "shaping", "noise", "validation")
@@ -48,6 +49,16 @@ def build_view(spec: dict, prepared_path: str | Path) -> View:
     record = identify(prepared_path, spec["dataset"], "the view spec")
     data = load_prepared(prepared_path)
     return stamped(make_view(data.train_y, data.test_y, data.num_classes, spec), spec, record)
+
+
+def view_input(view_path: str, spec: dict, prepared_folder: str, build: bool) -> str:
+    """The view rule's input, the prepared file of `spec`'s dataset in `prepared_folder`. In a build (not
+    a dry run, which changes no file) the view at `view_path` is vetted first (`vet_view`), before
+    Snakemake may replace it, and a line says what was done."""
+    prepared_path = paths.prepared(prepared_folder, spec["dataset"])
+    if build and (note := vet_view(view_path, spec, prepared_path)):
+        print(f"robustrepro: {note}", file=sys.stderr)
+    return prepared_path
 
 
 def vet_view(path: str | Path, spec: dict, prepared_path: str | Path) -> str | None:
