@@ -15,6 +15,7 @@ min_version("9.0")
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from robustrepro import config as rr_config
+from robustrepro.buildlock import hold_build_lock
 from robustrepro.errors import UserError
 
 # config.yaml of the working directory (else the project's), under --configfile and --config.
@@ -45,6 +46,15 @@ rule all:
     default_target: True
     input:
         default_targets,
+
+
+onstart:
+    # One build per folder (robustrepro.buildlock); a dry run or a lint starts no job and takes no lock.
+    if workflow.is_main_process:
+        try:
+            hold_build_lock()
+        except UserError as err:
+            sys.exit(f"robustrepro: {err}")
 
 
 onsuccess:

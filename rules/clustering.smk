@@ -28,4 +28,4 @@ rule cluster:
         device_kind=DEVICE_KIND,
     shell:
         "python -m robustrepro cluster --vectors {input:q} {params.fineness:q} --out {output.cover:q} "
-        "--device {config[device]:q} --threads {threads} > {log:q} 2>&1"
+        "--threads {threads} > {log:q} 2>&1"

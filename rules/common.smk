@@ -11,7 +11,7 @@ from robustrepro.data import prepared as rr_prepared
 from robustrepro.data.registry import DATASETS
 from robustrepro.errors import UserError
 from robustrepro.inprocess import in_process
-from robustrepro.jobenv import device_kind, expose_package, gpus_per_job
+from robustrepro.jobenv import device_kind, expose_package, expose_settings, gpus_per_job
 from robustrepro.papers import all_papers
 from robustrepro.papers.spec import TARGET_NAMES
 from robustrepro.provenance import JOBS, job_code
@@ -177,9 +177,9 @@ def remind_skipped():
 # Software of every shell job under --use-conda (relative to rules/); light rules run in Snakemake's own.
 ENV = "../workflow/envs/robustrepro.yaml"
 # Job settings as params, whose change reruns a finished job (the code it runs, the device it resolves
-# to), and as shell words only, whose change cannot alter a number and reruns nothing (progress).
-JOB_CODE = {kind: (lambda wildcards, kind=kind: job_code(kind)) for kind in JOBS}
-DEVICE_KIND, NO_PROGRESS = device_kind(config["device"]), "" if config.get("progress", True) else "--no-progress"
+# to), and in the jobs' environment, whose change cannot alter a number and reruns nothing.
+JOB_CODE, DEVICE_KIND = {kind: (lambda wildcards, kind=kind: job_code(kind)) for kind in JOBS}, device_kind(config["device"])
+expose_settings(config["device"], config.get("progress", True))
 # Minutes of wall time a job may take at each scale (cluster schedulers need it): training, and
 # evaluation (an attack costs its iterations in forward and backward passes).
 TRAIN_RUNTIME, EVAL_RUNTIME = {"smoke": 15, "quick": 60, "paper": 24 * 60}, {"smoke": 15, "quick": 60, "paper": 4 * 60}

@@ -11,9 +11,8 @@ rule download:
     localrule: True
     params:
         args=rr_config.fetch_args(config["data"]),
-        progress="" if config.get("progress", True) else "--no-progress",
     shell:
-        "python -m robustrepro fetch --dataset {wildcards.dataset:q} {params.args:q} {params.progress} "
+        "python -m robustrepro fetch --dataset {wildcards.dataset:q} {params.args:q} "
         "--manifest {output:q} > {log:q} 2>&1"
 
 

@@ -32,5 +32,5 @@ rule evaluate:
         device_kind=DEVICE_KIND,
     shell:
         "python -m robustrepro evaluate --run {params.run:q} --eval {params.spec:q} --data {input.data:q} "
-        "--view {input.view:q} --checkpoint {params.checkpoint:q} --out {output:q} --device {config[device]:q} "
-        "--threads {threads} {NO_PROGRESS} > {log:q} 2>&1"
+        "--view {input.view:q} --checkpoint {params.checkpoint:q} --out {output:q} --threads {threads} "
+        "> {log:q} 2>&1"

@@ -30,5 +30,5 @@ rule extract:
         device_kind=DEVICE_KIND,
     shell:
         "python -m robustrepro extract --checkpoint {params.checkpoint:q} {params.snapshots:q} --data {input.data:q} "
-        "--view {input.view:q} --kind {params.kind:q} --out {output.vectors:q} --device {config[device]:q} "
+        "--view {input.view:q} --kind {params.kind:q} --out {output.vectors:q} "
         "--threads {threads} > {log:q} 2>&1"

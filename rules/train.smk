@@ -23,7 +23,7 @@ rule train:
         runtime=lambda wildcards: TRAIN_RUNTIME[wildcards.scale],
     # A change of params reruns a finished job: the run, the code it runs (JOB_CODE) and the device
     # config's `device` resolves to here. Settings that cannot change a number (device spelled another
-    # way, progress, threads, pack) reach the shell without being params.
+    # way, progress) reach the job through its environment (robustrepro.jobenv.expose_settings).
     params:
         run=lambda wildcards: json.dumps(PIPELINE.run(wildcards.scale, wildcards.run_id), sort_keys=True),
         code=JOB_CODE["train"],
@@ -37,7 +37,7 @@ rule train:
     shell:
         "python -m robustrepro train --run {params.run:q} --data {input.data:q} --view {input.view:q} "
         "--out {params.out:q} --checkpoint {params.checkpoint:q} "
-        "--device {config[device]:q} --threads {threads} {params.flags:q} {NO_PROGRESS} > {log:q} 2>&1"
+        "--threads {threads} {params.flags:q} > {log:q} 2>&1"
 
 
 # A pack: the runs of one grid point that differ only in seed and lr, trained side by side in one
@@ -70,4 +70,4 @@ rule train_pack:
     shell:
         "python -m robustrepro train-pack --runs {params.runs:q} --data {input.data:q} --view {input.view:q} "
         "--runs-root {params.runs_root:q} --checkpoints {params.checkpoints:q} --record {output:q} "
-        "--device {config[device]:q} --threads {threads} > {log:q} 2>&1"
+        "--threads {threads} > {log:q} 2>&1"

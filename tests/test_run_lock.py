@@ -94,7 +94,7 @@ def test_second_trainer_keeps_the_results_of_the_first_when_it_finishes_the_run(
     finish(first, toy / "first.log")
     written = (toy / "run" / "metrics.json").read_text()
     log = finish(second, toy / "second.log")
-    assert "the process we waited for finished it; keeping its results" in log
+    assert "the process we waited for finished it with the same run, data and code; keeping its results" in log
     assert "epoch 1:" not in log  # it trained nothing
     assert json.loads((toy / "run" / "metrics.json").read_text()) == json.loads(written)
     assert [s["pid"] for s in sessions(toy)] == [first.pid]

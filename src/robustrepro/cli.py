@@ -19,11 +19,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
 from robustrepro.errors import UserError, unknown_choice
 from robustrepro.files import DISK_FULL, atomic_write_text, disk_full
+from robustrepro.jobenv import DEVICE_VAR, PROGRESS_VAR
 
 
 def _fetch(args) -> None:
@@ -164,6 +166,11 @@ def _index(args) -> None:
     jobs.index(all_papers(args.paper_module), args.scale, args.out, json.loads(args.skipped))
 
 
+def _env_device() -> str:
+    """The device the workflow's config names (robustrepro.jobenv.expose_settings), or auto."""
+    return os.environ.get(DEVICE_VAR) or "auto"
+
+
 def _counts(args) -> None:
     from robustrepro.papers import all_papers
     from robustrepro.report.counts import counts, markdown
@@ -240,7 +247,7 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--view", required=True)
     t.add_argument("--out", required=True)
     t.add_argument("--checkpoint", required=True)
-    t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    t.add_argument("--device", choices=["auto", "cpu", "cuda"], default=_env_device())
     t.add_argument("--threads", type=int, default=None)
     t.add_argument("--compile", action="store_true")
     t.add_argument("--clustering", default=None, help="the set cover of the run's `clustering` key")
@@ -259,7 +266,7 @@ def parser() -> argparse.ArgumentParser:
     k.add_argument("--runs-root", required=True, help="each run's outputs go to <runs-root>/<run id>/")
     k.add_argument("--checkpoints", required=True, help="each run's checkpoint is <checkpoints>/<run id>.pt")
     k.add_argument("--record", required=True, help="a JSON written once every run of the pack is done")
-    k.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    k.add_argument("--device", choices=["auto", "cpu", "cuda"], default=_env_device())
     k.add_argument("--threads", type=int, default=None)
     k.set_defaults(func=_train_pack)
 
@@ -272,7 +279,7 @@ def parser() -> argparse.ArgumentParser:
     x.add_argument("--kind", required=True, choices=["features", "grad_fc", "grad_softmax"])
     x.add_argument("--out", required=True, help=".npy (a .json beside it says what it holds)")
     x.add_argument("--dtype", default="float32", choices=["float32", "float16"])
-    x.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    x.add_argument("--device", choices=["auto", "cpu", "cuda"], default=_env_device())
     x.add_argument("--threads", type=int, default=None)
     x.set_defaults(func=_extract)
 
@@ -282,7 +289,7 @@ def parser() -> argparse.ArgumentParser:
     fineness.add_argument("--radius", type=float)
     fineness.add_argument("--share", type=float, help="clusters / points; the radius is searched for")
     u.add_argument("--out", required=True)
-    u.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    u.add_argument("--device", choices=["auto", "cpu", "cuda"], default=_env_device())
     u.add_argument("--threads", type=int, default=None)
     u.set_defaults(func=_cluster)
 
@@ -294,7 +301,7 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--checkpoint", required=True,
                    help="the run's checkpoint; the snapshot the spec names (final, best, an epoch) sits beside it")
     e.add_argument("--out", required=True, help="the evaluation's JSON")
-    e.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    e.add_argument("--device", choices=["auto", "cpu", "cuda"], default=_env_device())
     e.add_argument("--threads", type=int, default=None)
     e.set_defaults(func=_evaluate)
 
@@ -346,7 +353,8 @@ def parser() -> argparse.ArgumentParser:
     n.set_defaults(func=_counts)
 
     for s in (f, r, v, t, x, u, e, c, g, k, i):
-        s.add_argument("--no-progress", action="store_true", help="no progress bars")
+        s.add_argument("--no-progress", action="store_true", default=os.environ.get(PROGRESS_VAR) == "off",
+                       help="no progress bars (default: as the workflow's config says, through the environment)")
     for s in (c, g, k, i, w, n):
         s.add_argument("--paper-module", action="append", default=[],
                        help="an importable module defining PAPER, besides robustrepro's papers (config paper_modules)")

@@ -24,6 +24,18 @@ def expose_package(source_dir: str) -> None:
         os.environ["PYTHONPATH"] = os.pathsep.join([source_dir, *pythonpath])
 
 
+# Job settings that cannot change a number reach a job through its environment, not its command line:
+# Snakemake reruns a finished job whose params changed, and lint wants every command-line value a param.
+DEVICE_VAR, PROGRESS_VAR = "ROBUSTREPRO_DEVICE", "ROBUSTREPRO_PROGRESS"
+
+
+def expose_settings(device: str, progress: bool) -> None:
+    """The `device` and `progress` settings of config for every job (the CLI's defaults: robustrepro.cli).
+    Cluster jobs re-run this when they parse the workflow, as they do expose_package."""
+    os.environ[DEVICE_VAR] = device
+    os.environ[PROGRESS_VAR] = "on" if progress else "off"
+
+
 def visible_gpus() -> int:
     """NVIDIA GPUs this machine exposes, found without importing torch (the workflow parses often)."""
     return len(glob.glob("/dev/nvidia[0-9]*"))

@@ -4,7 +4,9 @@ before the workflow does.
 Snakemake parses `--config` entries and loads `--configfile` files before the Snakefile runs,
 so a mistake there ends in its traceback rather than in the workflow's one-line messages. This
 checks them first, with the same wording as the rest of the harness, then runs Snakemake
-unchanged with the same arguments.
+unchanged with the same arguments. Before a build (not a dry run or a lint) it removes the locks a
+killed build left, when no build runs in the folder (robustrepro.buildlock), so that the command
+that was killed is simply run again.
 """
 
 from __future__ import annotations
@@ -13,9 +15,13 @@ import os
 import sys
 
 from robustrepro import config as rr_config
+from robustrepro.buildlock import remove_stale_locks
 from robustrepro.errors import UserError
 
 CONFIG_OPTIONS = ("--config", "-C")
+DIRECTORY_OPTIONS = ("--directory", "-d")
+LOOKS_ONLY = ("-n", "--dry-run", "--dryrun", "--lint", "--unlock", "--summary", "-S", "--detailed-summary", "-D",
+              "--list-rules", "-l", "--dag", "--rulegraph", "--filegraph")
 CONFIGFILE_OPTIONS = ("--configfile", "--configfiles")
 
 
@@ -49,9 +55,20 @@ def check_command_line(args: list[str]) -> None:
             raise UserError(f"--configfile {path}: {exc}{hint}") from None
 
 
+def _directory(args: list[str]) -> str:
+    for i, arg in enumerate(args):
+        name, eq, value = arg.partition("=")
+        if name in DIRECTORY_OPTIONS:
+            return value if eq else (args[i + 1] if i + 1 < len(args) else ".")
+    return "."
+
+
 def main(args: list[str]) -> int:
     try:
         check_command_line(args)
+        if not any(arg.partition("=")[0] in LOOKS_ONLY for arg in args):
+            for lock in remove_stale_locks(_directory(args)):
+                print(f"robustrepro: removed {lock}, which a killed build left (no build runs here)", file=sys.stderr)
     except UserError as exc:
         print(f"robustrepro: {exc}", file=sys.stderr)
         return 2

@@ -23,9 +23,10 @@ _CLASS_STD = 40.0  # pixel std of a class prototype around mid-grey
 _NUISANCE_STD = 35.0  # pixel std of each sample's own smooth pattern, which hides the class
 _NOISE_STD = 25.0  # independent pixel noise
 _CONTRAST = (0.6, 1.4)  # range of each sample's prototype contrast
-# Change this name whenever the images this module makes change: prepared files record it, and the
-# workflow rebuilds those another version made (robustrepro.data.prepared.vet_prepared).
-GENERATOR = "robustrepro-synthetic/1"
+# The generator's name: this module's code fingerprint (robustrepro.provenance: its syntax tree and
+# what it imports, comments and docstrings left out). Prepared files record it, and the workflow
+# rebuilds those that other code made (robustrepro.data.prepared.vet_prepared).
+GENERATOR_MODULE = ("robustrepro.data.synthetic",)
 
 
 def synthetic_sizes(num_classes: int) -> tuple[int, int]:
@@ -38,7 +39,10 @@ def synthetic_sizes(num_classes: int) -> tuple[int, int]:
 
 def generator_settings(info: DatasetInfo) -> dict:
     """What makes the synthetic dataset `info` describes, as its prepared file's record states it."""
-    return {"generator": GENERATOR, "seed": _seed(info.name), "coarse_grid": _COARSE, "max_shift": _MAX_SHIFT,
+    from robustrepro.provenance import PACKAGE_ROOT, source_hash
+
+    generator = f"robustrepro-synthetic/{source_hash(PACKAGE_ROOT, GENERATOR_MODULE)[:16]}"
+    return {"generator": generator, "seed": _seed(info.name), "coarse_grid": _COARSE, "max_shift": _MAX_SHIFT,
             "class_std": _CLASS_STD, "nuisance_std": _NUISANCE_STD, "noise_std": _NOISE_STD,
             "contrast": list(_CONTRAST)}
 

@@ -7,17 +7,13 @@ set. The default is to wait as long as it takes: the holder may legitimately tra
 and a job that sits waiting costs nothing while one that fails must be rerun by hand.
 
 As with the GPU slots (gpu_slots.py), the kernel drops the lock when its holder dies however
-it dies, so a killed trainer never leaves a stale claim. The lock file itself stays: deleting
-it while another process has it open would let a third lock a new file of the same name. It
-holds the current holder's pid and host, so that a waiter can name whom it waits for.
+it dies, so a killed trainer never leaves a stale claim (robustrepro.flocks).
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import fcntl
-import json
 import logging
 import os
 import time
@@ -25,7 +21,7 @@ from pathlib import Path
 from typing import Iterator
 
 from robustrepro.errors import UserError
-from robustrepro.provenance import now, process_info
+from robustrepro.flocks import claim, holder, try_flock
 
 log = logging.getLogger(__name__)
 
@@ -36,27 +32,6 @@ POLL_S = 1.0
 def lock_path(checkpoint_path: str | Path) -> Path:
     path = Path(checkpoint_path)
     return path.with_name(f"{path.stem}.lock")
-
-
-def try_flock(path: str | Path) -> int | None:
-    """A descriptor holding an exclusive flock on `path` (created if need be), or None if another holds it."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return None
-    return fd
-
-
-def holder(path: str | Path) -> str:
-    """Who holds the lock at `path`, as its holder wrote it: 'pid 123 on host h since t'."""
-    try:
-        info = json.loads(Path(path).read_text())
-        return f"pid {info['pid']} on host {info['host']} since {info['since']}"
-    except (OSError, ValueError, KeyError, TypeError):
-        # The holder has just locked the file and not yet written itself into it.
-        return "a process that has not written its pid yet"
 
 
 @dataclasses.dataclass
@@ -94,8 +69,7 @@ def run_lock(checkpoint_path: str | Path, run: str, timeout: float | None = None
             logged = time.monotonic()
         time.sleep(poll_s if timeout is None else min(poll_s, max(timeout - waited, 0.01)))
     try:
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, (json.dumps({**process_info(), "since": now()}) + "\n").encode(), 0)
+        claim(fd)
         if report.waited:
             log.info("run %s: got its lock after %.0f s", run, time.monotonic() - began)
         yield report
