@@ -119,6 +119,7 @@ def test_a_target_with_images_gets_the_prepared_dataset(tmp_path):
     from robustrepro.data.prepared import save_prepared
     from robustrepro.errors import UserError
     from robustrepro.papers.spec import Paper, RunGroup, Target
+    from robustrepro.analysis.figures import new_figure
     from robustrepro.report.targets import build_target
 
     from toydata import toy_data
@@ -127,6 +128,8 @@ def test_a_target_with_images_gets_the_prepared_dataset(tmp_path):
 
     def figure1(ctx):
         seen["images"] = ctx.images()
+        fig, _ = new_figure()
+        ctx.figure(fig, pd.DataFrame({"images": [len(seen["images"].train_x)]}))
 
     paper = Paper("tiny", "x.txt", "Tiny", (RunGroup("g", {"dataset": "mnist"}),),
                   (Target("figure1", "figure", (), figure1, "f", images="g"),
