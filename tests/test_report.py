@@ -357,3 +357,22 @@ def test_a_reported_error_reduction_reads_another_groups_baseline_seed_by_seed()
                                                                         "reduction": True, **bad})
         with pytest.raises(Exception, match="reduction|over"):
             Paper("p", "p.txt", "P", groups=groups, targets=targets, reported=(wrong,)).validate(scales=["smoke"])
+
+
+def test_results_kept_from_other_code_are_marked_in_the_claims_and_the_index(tmp_path):
+    """Runs kept across a code change (`--rerun-triggers mtime input`) say so beside every verdict."""
+    from robustrepro.provenance import code_fingerprint
+    from robustrepro.report.index import write_index
+
+    paper = load("massive-noise")
+    current = code_fingerprint()["source_sha256"][:16]
+    grid = fake_grid(paper_like, lr_falls)
+    out = tmp_path / "smoke" / "massive-noise"
+    write_comparison(paper, {"alpha-grid": grid.assign(code=current)}, "smoke", out)
+    assert "code" not in pd.read_csv(out / "claims.csv").columns  # this checkout's code: nothing to say
+    kept = grid.assign(code=[current] * (len(grid) - 3) + ["0123456789abcdef"] * 3)
+    write_comparison(paper, {"alpha-grid": kept}, "smoke", out)
+    claims_csv = pd.read_csv(out / "claims.csv")
+    assert set(claims_csv["code"]) == {f"3 of {len(grid)} runs made by other code than this checkout's"}
+    write_index([paper], "smoke", tmp_path / "smoke" / "index.md")
+    assert f"**Made by other code**: 3 of {len(grid)} runs" in (tmp_path / "smoke" / "index.md").read_text()

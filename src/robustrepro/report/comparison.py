@@ -8,7 +8,7 @@ import pandas as pd
 
 from robustrepro.papers.spec import Paper, Reported
 from robustrepro.analysis.stats import best_over
-from robustrepro.report.results import histories
+from robustrepro.report.results import histories, other_code
 from robustrepro.files import atomic_write_text
 from robustrepro.report.tables import latex_table, write_csv, write_table
 
@@ -231,6 +231,9 @@ def write_comparison(paper: Paper, results: dict[str, pd.DataFrame], scale: str,
     numbers = comparison(paper, results, scale, step_logs, history_logs)
     found = claims(paper, results, history_logs, step_logs)
     shown = found.assign(holds=found["holds"].map({True: "holds", False: "fails"}).fillna("not checked"))
+    other, total = other_code(results)
+    if other:  # results kept across a code change: said beside every verdict
+        shown["code"] = f"{other} of {total} runs made by other code than this checkout's"
     compared = f"{paper.title}: reported (paper) vs reproduced (mean ± std over n seeds, %), {scale} scale"
     checked = f"{paper.title}: the paper's claims checked at {scale} scale"
     write_csv(numbers, out_dir / "comparison.csv")

@@ -30,6 +30,10 @@ def write_index(papers: list[Paper], scale: str, out: Path, skipped: dict[str, s
         claims = out.parent / paper.slug / "claims.csv"
         if claims.is_file():
             lines += ["", "Claims:", ""]
+            code = pd.read_csv(claims).get("code")
+            if code is not None and code.notna().any():
+                lines += [f"**Made by other code**: {code.dropna().iloc[0]} (kept across a code change; rebuild "
+                          "without --rerun-triggers to replace them).", ""]
             for _, row in pd.read_csv(claims).iterrows():
                 seeds = f", on {row['seeds']} seeds alone" if isinstance(row.get("seeds"), str) else ""
                 extension = " *Extension, not in the paper.*" if str(row.get("finding", "")).startswith("extension") \

@@ -14,6 +14,7 @@ from robustrepro.papers.spec import Paper
 
 # What each evaluation adds to its run's row, as <name>_<key>.
 EVALUATION_COLUMNS = ("acc1", "clean_acc1", "loss", "clean_loss", "n")
+CODE_CHARS = 16  # of a run's code fingerprint, in the group CSV's `code` column
 
 
 def collect(paper: Paper, group: str, scale: str, seeds: list[int], runs_root: str | Path,
@@ -36,10 +37,26 @@ def collect(paper: Paper, group: str, scale: str, seeds: list[int], runs_root: s
             raise UserError(f"{path} is missing: run {row['run_id']} has not finished; build it first")
         metrics = json.loads(path.read_text())
         scalars = {k: v for k, v in metrics.items() if isinstance(v, (int, float, type(None))) and k != "seed"}
+        scalars["code"] = code_of(metrics)
         for evaluation in evaluations.get(row["run_id"], []):
             scalars.update(_evaluation_columns(evaluation, evals_root, scalars))
         rows.append({"group": group, **row["coords"], "run_id": row["run_id"], **scalars})
     return pd.DataFrame(rows)
+
+
+def code_of(metrics: dict) -> str:
+    """The fingerprint of the code that trained a run, as its metrics.json records it (short)."""
+    return str(((metrics.get("provenance") or {}).get("code") or {}).get("source_sha256", "not recorded"))[:CODE_CHARS]
+
+
+def other_code(results: dict[str, pd.DataFrame]) -> tuple[int, int]:
+    """(runs made by other code than this checkout's training code, runs) over the groups' results: runs
+    kept across a code change (`--rerun-triggers mtime input`)."""
+    from robustrepro.provenance import code_fingerprint
+
+    current = code_fingerprint()["source_sha256"][:CODE_CHARS]
+    codes = [c for frame in results.values() if "code" in frame.columns for c in frame["code"]]
+    return sum(c != current for c in codes), len(codes)
 
 
 def _evaluation_columns(evaluation: dict, evals_root: Path, taken: dict) -> dict:
