@@ -82,6 +82,8 @@ def test_code_edits_rerun_what_they_feed_and_nothing_else_does(tmp_path):
     synthetic.write_text(original + "\nEDITED = 1\n")
     plan = planned()
     assert "train" in plan and "params" in plan.lower()
+    # The documented way to keep finished results across a code change (paid GPU-hours).
+    assert "Nothing to be done" in planned("--rerun-triggers", "mtime", "input")
 
     # A forced rebuild with the same code keeps the finished runs: nothing is trained again.
     synthetic.write_text(original)
