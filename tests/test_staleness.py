@@ -63,7 +63,7 @@ def test_code_edits_rerun_what_they_feed_and_nothing_else_does(tmp_path):
     sessions = [json.loads((work / m).read_text())["provenance"]["sessions"] for m in metrics]
 
     def planned(*args, config=config):
-        proc = _run(project, work, config, "-n", *args, *metrics)
+        proc = _run(project, work, config, "-n", *metrics, *args)
         assert proc.returncode == 0, proc.stderr[-3000:]
         return proc.stdout + proc.stderr
 
@@ -87,7 +87,7 @@ def test_code_edits_rerun_what_they_feed_and_nothing_else_does(tmp_path):
 
     # A forced rebuild with the same code keeps the finished runs: nothing is trained again.
     synthetic.write_text(original)
-    forced = _run(project, work, config, "--forcerun", "train", *metrics)
+    forced = _run(project, work, config, *metrics, "--forcerun", "train")
     assert forced.returncode == 0, forced.stderr[-3000:]
     logs = " ".join(p.read_text() for p in (work / "results" / "smoke" / "logs" / "train").glob("*.log"))
     assert "keeping its results" in logs
