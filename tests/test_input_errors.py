@@ -251,3 +251,18 @@ def test_a_job_on_a_full_disk_ends_with_one_line(tmp_path):
     assert proc.stderr.splitlines()[-1].startswith("robustrepro prepare: error: disk full writing "
                                                     "prepared/synthetic-mnist.npz"), proc.stderr
     assert "Traceback" not in proc.stderr and not list((tmp_path / "prepared").iterdir())
+
+
+def test_a_spec_mistake_at_another_scale_is_found_when_its_target_is_named(tmp_path, monkeypatch):
+    """The configured scale (smoke) is sound; the quick scale's override is not, and naming a quick target
+    checks the spec there before its runs are expanded."""
+    module = SPEC_MODULE.format(dataset="mnist").replace(
+        'RunGroup("g", {"dataset": \'mnist\'})', 'RunGroup("g", {"dataset": \'mnist\'}, overrides={"quick": {"epochs": 0}})')
+    assert "overrides" in module
+    (tmp_path / "faulty_paper.py").write_text(module)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")])))
+    config = smoke_config(tmp_path, seeds=[0], paper_modules=["faulty_paper"])
+    assert snakemake(tmp_path, config, "-n", "results/smoke/faulty/groups/g.csv").returncode == 0
+    proc = snakemake(tmp_path, config, "-n", "results/quick/faulty/groups/g.csv")
+    assert proc.returncode != 0
+    _one_line(proc.stderr, "robustrepro: paper faulty: run group g at quick scale: epochs")

@@ -102,6 +102,10 @@ class Pipeline:
 
     @functools.cache
     def _expanded(self, name: str) -> Scale:
+        # Each spec is checked at a scale before its runs there are expanded: the configured scale when
+        # the workflow is parsed, another when one of its targets is named.
+        for paper in self.papers.values():
+            paper.validate(scales=[name])
         return expand(list(self.papers.values()), name, self.seeds)
 
     def paper(self, scale: str, slug: str) -> Paper:
@@ -188,10 +192,8 @@ class Pipeline:
 
 
 def from_config(config: dict, papers: list[Paper]) -> Pipeline:
-    """The pipeline of a checked workflow config over `papers`: each spec is validated at the configured
-    scale, and that scale's runs are expanded (another scale only when one of its targets is named)."""
-    for paper in papers:
-        paper.validate(scales=[config["scale"]])
+    """The pipeline of a checked workflow config over `papers`: each spec is validated and its runs expanded
+    at the configured scale (at another scale only when one of its targets is named)."""
     pipeline = Pipeline(papers, seeds(config), config.get("pack", "auto"), device_kind(config["device"]))
     pipeline.scale(config["scale"])
     return pipeline
