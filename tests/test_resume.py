@@ -232,3 +232,21 @@ def test_a_checkpoint_of_an_older_format_is_not_resumed(two_views, tmp_path, cap
     with caplog.at_level(logging.INFO, logger="robustrepro"):
         train(two_views, tmp_path)
     assert "written in format 2" in caplog.text and "epoch 1: lr" in caplog.text
+
+
+def test_an_interrupted_run_resumes_across_a_comment_only_edit(two_views, tmp_path, caplog):
+    """A comment or a docstring cannot change a number: the code fingerprint, and so the progress, stay."""
+    edited = tmp_path / "edited"
+    shutil.copytree(PACKAGE_ROOT, edited, ignore=shutil.ignore_patterns("__pycache__"))
+    steps = edited / "training" / "steps.py"
+    steps.write_text("# a comment at the top\n" + steps.read_text().replace('"""', '"""Reworded. ', 1) + "\n# the end\n")
+    commented = code_fingerprint(edited)
+    assert commented == code_fingerprint()
+
+    whole, out = tmp_path / "whole", tmp_path / "run"
+    train(two_views, whole)
+    interrupt_after(two_views, out, 2, code=commented)
+    with caplog.at_level(logging.INFO, logger="robustrepro"):
+        train(two_views, out)
+    assert "resuming from" in caplog.text and "after epoch 2" in caplog.text and "not resuming" not in caplog.text
+    assert history(out) == history(whole) and metrics(out) == metrics(whole)
