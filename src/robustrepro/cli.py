@@ -171,6 +171,12 @@ def _env_device() -> str:
     return os.environ.get(DEVICE_VAR) or "auto"
 
 
+def _config_reference(args) -> None:
+    from robustrepro.report.config_reference import page
+
+    sys.stdout.write(page())
+
+
 def _counts(args) -> None:
     from robustrepro.papers import all_papers
     from robustrepro.report.counts import counts, markdown
@@ -351,6 +357,9 @@ def parser() -> argparse.ArgumentParser:
     n = sub.add_parser("counts", help="runs, evaluations and estimated training time of every paper at every scale")
     n.add_argument("--format", default="markdown", choices=("markdown", "csv"))
     n.set_defaults(func=_counts)
+
+    o = sub.add_parser("config-reference", help="docs/configuration.md: every workflow and run config key, from the code")
+    o.set_defaults(func=_config_reference)
 
     for s in (f, r, v, t, x, u, e, c, g, k, i):
         s.add_argument("--no-progress", action="store_true", default=os.environ.get(PROGRESS_VAR) == "off",

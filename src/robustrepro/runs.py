@@ -23,21 +23,21 @@ DEFAULT_RUN: dict = {
     # The training view: subsets, clean holdout, shaping (imbalance/per-class), label noise (incl. alpha).
     # See robustrepro.noise for every kind and its keys.
     "holdout": {"size": 0, "per_class": False},  # clean examples kept out of training (validation/meta)
-    "shaping": {"kind": "none"},
-    "noise": {"kind": "none"},
+    "shaping": {"kind": "none"},  # which training examples the view keeps (robustrepro.noise.shaping)
+    "noise": {"kind": "none"},  # the label noise of the view (robustrepro.noise.labels)
     "data_seed": 0,  # seeds the view (holdout, shaping, noise); separate from the training seed
     # Validation: "holdout" (the clean holdout above), "test:<n>" (n examples split off the test
     # set, the rest stays test), or "none".
     "validation": "none",
-    "model": {"name": "lenet", "width": 1.0, "dropout": 0.0},
-    "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.9, "nesterov": False, "weight_decay": 0.0},
-    "schedule": {"name": "constant"},
-    "epochs": 1,
+    "model": {"name": "lenet", "width": 1.0, "dropout": 0.0},  # the network (robustrepro.models); width scales its channels
+    "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.9, "nesterov": False, "weight_decay": 0.0},  # the optimizer and its options
+    "schedule": {"name": "constant"},  # the learning-rate schedule
+    "epochs": 1,  # passes over the training view (or null with `iterations`)
     "iterations": None,  # int: budget the run in optimizer steps instead (then epochs is null)
-    "batch_size": 128,
+    "batch_size": 128,  # examples per optimizer step
     "augment": {"crop": 0, "flip": False},  # crop: padding in pixels for random crops
-    "sampler": {"name": "shuffle"},
-    "step": {"name": "weighted"},
+    "sampler": {"name": "shuffle"},  # which examples form each batch (robustrepro.training.methods)
+    "step": {"name": "weighted"},  # how a batch becomes an update
     "metrics": [],  # extra per-epoch metrics by name, e.g. [{"name": "grad_cosine"}] (robustrepro.training.metrics)
     "early_stopping": None,  # {"patience": n, "metric": "val_acc1"}: keep the best epoch's metrics
     "snapshots": [],  # epochs after which a copy of the model is kept (feature/gradient extraction)
@@ -54,7 +54,7 @@ DEFAULT_RUN: dict = {
     # on from the `keep` runs KMeans picks on their test losses (robustrepro.training.perfect_ordering).
     "orderings": None,
     "cascade": None,  # {"patience": n, "until": 1}: seed 004's k, k/2, ..., until sum groups (methods.cascade)
-    "seed": 0,
+    "seed": 0,  # seeds the model's initialisation and the batch order (a run group repeats it per configured seed)
 }
 
 
