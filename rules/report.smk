@@ -62,3 +62,39 @@ rule index:
         skipped=lambda wildcards: all_targets(wildcards.scale).all_skipped(),
     run:
         in_process(log[0], light_jobs.index, list(PAPERS.values()), wildcards.scale, output[0], params.skipped)
+
+
+# One document per paper and scale: every built target with its caption, the comparison and claims,
+# what was run and the readings (robustrepro.report.paper_report), compiled where pdflatex is.
+rule paper_report:
+    input:
+        one_line_errors(lambda wildcards: all_targets(wildcards.scale).report_inputs(wildcards.paper)),
+    output:
+        paths.target_file("{scale}", "{paper}", "report", ".tex"),
+    log:
+        paths.log("{scale}", "targets", "{paper}-report"),
+    localrule: True
+    params:
+        skipped=lambda wildcards: all_targets(wildcards.scale).skipped(wildcards.paper),
+    run:
+        in_process(log[0], light_jobs.paper_report, PAPERS[wildcards.paper], wildcards.scale, output[0], params.skipped)
+
+
+rule report_pdf:
+    input:
+        paths.target_file("{scale}", "{paper}", "report", ".tex"),
+    output:
+        report(
+            paths.target_file("{scale}", "{paper}", "report", ".pdf"),
+            caption="../workflow/report/paper_report.rst",
+            category="{paper}",
+            subcategory="{scale} scale",
+            labels={"target": "report", "kind": "document"},
+        ),
+    log:
+        paths.log("{scale}", "targets", "{paper}-report-pdf"),
+    localrule: True
+    params:
+        folder=lambda wildcards, input: input[0].rsplit("/", 1)[0],
+    shell:
+        "(cd {params.folder:q} && pdflatex -interaction=nonstopmode -halt-on-error report.tex) > {log:q} 2>&1"

@@ -2,6 +2,7 @@
 session's smoke builds, and the fast tier's time limit."""
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -107,7 +108,9 @@ class SmokeBuilds:
 
         paper = load(slug)
         files = [f"results/smoke/{slug}/{t.name}{ext}" for t in paper.targets for ext in t.outputs()]
-        files += [f"results/smoke/{slug}/{name}" for name in ("comparison.tex", "comparison.csv", "claims.csv")]
+        files += [f"results/smoke/{slug}/{name}" for name in ("comparison.tex", "comparison.csv", "claims.csv",
+                                                               "report.tex")]
+        files += [f"results/smoke/{slug}/report.pdf"] if shutil.which("pdflatex") else []
         return self.build(slug, files)
 
     def all(self) -> Path:

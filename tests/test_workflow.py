@@ -1,6 +1,7 @@
 """End to end: the real snakemake builds paper targets from smoke-scale runs in a temporary directory."""
 
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -58,6 +59,12 @@ def test_smoke_all_builds_every_target_once_and_the_report(smoke_all):
     assert report.returncode == 0, report.stderr[-4000:]
     assert (smoke_all / "report.html").stat().st_size > 0
     assert "runs.csv" in (smoke_all / "report.html").read_text(errors="replace")
+    for paper in all_papers():  # `all` builds every paper's report, and the Snakemake report links it
+        assert (smoke_all / "results" / "smoke" / paper.slug / "report.tex").stat().st_size > 0
+        if shutil.which("pdflatex"):
+            assert (smoke_all / "results" / "smoke" / paper.slug / "report.pdf").stat().st_size > 0
+    if shutil.which("pdflatex"):
+        assert "report.pdf" in (smoke_all / "report.html").read_text(errors="replace")
 
 
 def test_lint_is_clean():

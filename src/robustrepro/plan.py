@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import statistics
 import urllib.error
 import urllib.request
@@ -286,11 +287,21 @@ class AllTargets:
         comparison and claims (over the groups that can be built; the rest show as not run), and the
         table of its runs."""
         skipped = self.skipped(slug)
+        return self.report_inputs(slug) + self.report_files(slug)
+
+    def report_inputs(self, slug: str) -> list[str]:
+        """What the paper's report assembles: its buildable targets, comparison, claims and runs table."""
+        skipped = self.skipped(slug)
         out = [paths.target_file(self.scale, slug, t.name, ext) for t in self.pipeline.papers[slug].targets
                if t.name not in skipped for ext in t.outputs()]
         return out + [paths.target_file(self.scale, slug, name, ext)
                       for name, ext in (("comparison", ".tex"), ("comparison", ".csv"), ("claims", ".csv"),
                                         ("runs", ".csv"))]
+
+    def report_files(self, slug: str) -> list[str]:
+        """The paper's report: its LaTeX, and the PDF where pdflatex is installed here."""
+        tex = paths.target_file(self.scale, slug, "report", ".tex")
+        return [tex, tex.removesuffix(".tex") + ".pdf"] if shutil.which("pdflatex") else [tex]
 
     def files(self) -> list[str]:
         return [f for slug in self.pipeline.papers for f in self.paper_outputs(slug)]
@@ -313,4 +324,8 @@ class AllTargets:
         seconds = estimate_seconds(unique, device, factor, jobs)
         estimate = (f"{describe_seconds(seconds)} for {len(unique)} run(s) on {device} with {jobs} job(s) at once "
                     f"({basis})")
-        return format_plan(self.scale, plans, self.datasets, estimate)
+        text = format_plan(self.scale, plans, self.datasets, estimate)
+        if not shutil.which("pdflatex"):
+            text += ("\n  reports: report.tex only, pdflatex is not installed here (e.g. apt install "
+                     "texlive-latex-recommended, or compile report.tex elsewhere) for each paper's report.pdf")
+        return text

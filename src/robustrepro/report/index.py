@@ -27,6 +27,9 @@ def write_index(papers: list[Paper], scale: str, out: Path, skipped: dict[str, s
                      f"[tex]({paper.slug}/comparison.tex) [csv]({paper.slug}/comparison.csv) |")
         lines.append(f"| runs | table | every run trained, with the settings that differ from the defaults | "
                      f"[csv]({paper.slug}/runs.csv) |")
+        lines.append(f"| report | document | the paper's reproduction as one document: every target built, the "
+                     f"comparison and claims, what was run, the readings | [tex]({paper.slug}/report.tex) "
+                     f"[pdf]({paper.slug}/report.pdf) (where pdflatex is installed) |")
         claims = out.parent / paper.slug / "claims.csv"
         if claims.is_file():
             lines += ["", "Claims:", ""]

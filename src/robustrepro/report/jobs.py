@@ -13,6 +13,7 @@ from robustrepro import paths
 from robustrepro.papers.spec import Paper
 from robustrepro.report.comparison import write_comparison
 from robustrepro.report.index import write_index
+from robustrepro.report.paper_report import write_report
 from robustrepro.report.results import collect
 from robustrepro.report.show_runs import runs_table
 from robustrepro.report.tables import write_csv
@@ -59,6 +60,13 @@ def runs_csv(paper: Paper, scale: str, seeds: list[int], out: str | Path) -> Pat
     write_csv(runs_table(paper, scale, seeds), out)
     log.info("wrote %s", out)
     return out
+
+
+def paper_report(paper: Paper, scale: str, out: str | Path, skipped: dict[str, str]) -> Path:
+    """The paper's report.tex (robustrepro.report.paper_report) beside its targets."""
+    path = write_report(paper, scale, Path(out), skipped)
+    log.info("wrote %s", path)
+    return path
 
 
 def index(papers: list[Paper], scale: str, out: str | Path, skipped: dict[str, str]) -> Path:

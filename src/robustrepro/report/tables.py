@@ -16,13 +16,19 @@ def latex_escape(text: str) -> str:
     return text
 
 
-def latex_table(table: pd.DataFrame, caption: str, digits: int = 2) -> str:
-    """The table as a booktabs LaTeX float, numbers rounded to `digits`."""
+def latex_table(table: pd.DataFrame, caption: str, digits: int = 2, column_format: str | None = None,
+                long: bool = False) -> str:
+    """The table as a booktabs LaTeX float, numbers rounded to `digits`; `long`: a longtable, which
+    breaks across pages (a document's long tables; needs the longtable package)."""
     shown = table.copy()
     shown.columns = [latex_escape(str(c)) for c in shown.columns]
     styler = shown.style.hide(axis="index").format(precision=digits, na_rep="--", escape="latex")
+    column_format = column_format or "l" * len(shown.columns)
+    if long:
+        return styler.to_latex(hrules=True, caption=latex_escape(caption), environment="longtable",
+                               column_format=column_format)
     return styler.to_latex(hrules=True, caption=latex_escape(caption), position="htbp",
-                           position_float="centering", column_format="l" * len(shown.columns))
+                           position_float="centering", column_format=column_format)
 
 
 def write_csv(table: pd.DataFrame, path: str | Path) -> None:
