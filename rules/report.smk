@@ -83,6 +83,8 @@ rule paper_report:
 rule report_pdf:
     input:
         paths.target_file("{scale}", "{paper}", "report", ".tex"),
+    conda:
+        ENV
     output:
         report(
             paths.target_file("{scale}", "{paper}", "report", ".pdf"),
