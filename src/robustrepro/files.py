@@ -77,3 +77,19 @@ def file_digest(path: str | Path, algorithm: str = "sha256") -> str:
         while chunk := f.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def set_aside(path: str | Path, suffix: str, what: str) -> Path:
+    """Rename a damaged or outdated file to path + suffix, so that the workflow finds it missing and
+    rebuilds it (renamed, not deleted: nothing is lost if it turns out to matter to someone). `what`
+    describes it ("training view V is damaged") in the one line raised when it cannot be moved."""
+    path = Path(path)
+    aside = path.with_name(path.name + suffix)
+    try:
+        os.replace(path, aside)
+    except FileNotFoundError:
+        pass  # another job reading the same file moved it first
+    except OSError as exc:  # a read-only folder, say
+        raise UserError(f"{what} and could not be moved aside ({exc.strerror}): delete it, then run the workflow "
+                        "again to rebuild it") from None
+    return aside

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import zipfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -25,6 +24,7 @@ import numpy as np
 from robustrepro.data.prepared import identify
 from robustrepro.errors import UserError
 from robustrepro.files import atomic_open, atomic_write_text, file_digest
+from robustrepro.files import set_aside as move_aside
 from robustrepro.runs import DEFAULT_RUN, VIEW_KEYS, canonical_json, run_id, view_id, view_spec
 
 FORMAT = "robustrepro-view/1"
@@ -170,16 +170,7 @@ def same_arrays(a: View, b: View) -> bool:
 
 def set_aside(path: str | Path, suffix: str) -> Path:
     """Move a damaged (.corrupt) or outdated (.old) view out of the way, renamed, so that the workflow rebuilds it."""
-    path = Path(path)
-    aside = path.with_name(path.name + suffix)
-    try:
-        os.replace(path, aside)
-    except FileNotFoundError:
-        pass  # another job reading the same view moved it first
-    except OSError as exc:  # a read-only folder, say
-        raise UserError(f"training view {path} is damaged or outdated and could not be moved aside "
-                        f"({exc.strerror}): delete it, then run the workflow again to rebuild it") from None
-    return aside
+    return move_aside(path, suffix, f"training view {path} is damaged or outdated")
 
 
 # What reading a damaged npz raises (numpy and zipfile).

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from robustrepro.errors import UserError
-from robustrepro.files import atomic_open, atomic_write_text, file_digest
+from robustrepro.files import atomic_open, atomic_write_text, file_digest, set_aside
 
 FORMAT = "robustrepro-prepared/1"
 _REBUILDS = "the prepare rule rebuilds it"
@@ -277,17 +277,8 @@ def _damaged(path: Path, why: str, then: str) -> UserError:
 
 def _set_aside(path: Path, why: str, suffix: str = ".corrupt") -> Path:
     """Move a damaged or outdated file of the harness out of the way, so that the workflow sees it missing."""
-    # Renamed, not deleted: nothing is lost if the file turns out to matter to someone.
-    aside = path.with_name(path.name + suffix)
-    try:
-        os.replace(path, aside)
-    except FileNotFoundError:
-        pass  # another job reading the same file moved it first
-    except OSError as exc:  # a read-only folder, say
-        raise UserError(f"prepared dataset {path} is {'damaged' if suffix == '.corrupt' else 'outdated'} ({why}) "
-                        f"and could not be moved aside ({exc.strerror}): delete it, then run the workflow again to "
-                        "rebuild it") from None
-    return aside
+    state = "damaged" if suffix == ".corrupt" else "outdated"
+    return set_aside(path, suffix, f"prepared dataset {path} is {state} ({why})")
 
 
 def _mismatch(path: Path, record: dict, dataset: str, who: str) -> str:
