@@ -6,7 +6,9 @@ C and H = W of 28 or 32 work. `width` scales every channel and hidden width (1.0
 standard architecture; the perceptron has none and ignores it). `dropout` is accepted only
 by models with a natural place for it (see each module); elsewhere a nonzero value is an error.
 
-Builders are registered in MODELS (robustrepro.registry) and called as
+Each module of this package registers its builders in MODELS (robustrepro.registry) when it is
+imported, and every module is imported with the package (below), so a model in a new file
+registers itself. Builders are called as
 builder(in_channels, num_classes, image_size, **options); their keyword-only parameters are
 the options a run config gives as `model.<key>`: width and dropout where the model uses them,
 and any of its own (e.g. `wrn`'s depth and widen). Build through `build_model`, which also
@@ -18,9 +20,9 @@ from __future__ import annotations
 from torch import nn
 
 from robustrepro.errors import UserError
-from robustrepro.models import preact, resnet, small, vgg  # noqa: F401  (each registers its builders)
 from robustrepro.models.common import MODELS, Classifier
 from robustrepro.options import integer, number
+from robustrepro.registry import import_all
 
 
 def build_model(name: str, in_channels: int, num_classes: int, image_size: int, **options) -> nn.Module:
@@ -52,5 +54,9 @@ def build_model(name: str, in_channels: int, num_classes: int, image_size: int, 
             del options["dropout"]
     return MODELS.build({"name": name, **options}, in_channels, num_classes, image_size)
 
+
+# Every module of this package registers its models on import (they need MODELS from common and may
+# use build_model, defined above): adding a model is adding a file, with no list of modules to keep.
+MODULES = import_all(__name__, __path__)
 
 __all__ = ["MODELS", "Classifier", "build_model"]

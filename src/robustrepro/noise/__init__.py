@@ -14,6 +14,10 @@ previous one left:
 6. validation: "none", "holdout" (the holdout above), or "test:<n>" (n test examples,
    class-balanced, split off the test set: seed 003 validates on part of the test set).
 
+The kinds of stages 4 and 5 are registered by the modules of this package (labels.py: NOISE,
+shaping.py: SHAPING); every module of the package is imported with it, so a kind in a new file
+registers itself.
+
 Each stage draws from its own child of SeedSequence(data_seed), so changing one stage (say the
 noise rate) leaves the draws of the others (the holdout, the subsets) as they were.
 """
@@ -34,6 +38,7 @@ from robustrepro.noise.labels import NOISE, transition_matrix
 from robustrepro.noise.sampling import balanced_counts, stratified_counts, take_per_class
 from robustrepro.noise.shaping import SHAPING
 from robustrepro.options import integer
+from robustrepro.registry import import_all
 from robustrepro.views import View, complete_spec, stamped
 
 __all__ = ["build_view", "make_view", "vet_view", "view_input", "NOISE", "SHAPING"]
@@ -223,3 +228,8 @@ def _validation(choice, holdout: np.ndarray, holdout_labels: np.ndarray, test: n
         val = take_per_class(test_labels, balanced_counts(available, n, rng), rng)
         return "test", test[val], test_labels[val], test[~val], test_labels[~val]
     raise UserError(f"validation: unknown value {choice!r}; choose one of: none, holdout, test:<n> (e.g. test:2000)")
+
+
+# Every module of this package may register noise or shaping kinds on import (they need NOISE and
+# SHAPING, imported above): adding a kind is adding a file, with no list of modules to keep.
+MODULES = import_all(__name__, __path__)
