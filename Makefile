@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= all
 
-.PHONY: reproduce test test-fast env lint clean
+.PHONY: reproduce test test-fast env lint docs clean
 
 env: $(STAMP)
 
@@ -30,6 +30,10 @@ test: $(STAMP)
 # torch thread, so that workers do not fight over the cores.
 test-fast: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -ra -m "not slow" -n auto
+
+# The documentation site from docs/ into site/, strict as the tests build it (mkdocs.yml).
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict
 
 lint: $(STAMP)
 	$(BIN)/snakemake --lint

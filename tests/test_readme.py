@@ -1,6 +1,6 @@
-"""The README's recipes work as written: "Adding a method" (the file registers its step, a run trains
-with it, and the grid line puts it beside the baseline) and "Adding a paper" (a paper module of one's
-own builds its table, comparison and claims through paper_modules)."""
+"""The examples of the README and of the documentation pages run as written: every `--config`
+example dry-runs. (The recipes of docs/extending.md run in tests/test_docs_extending.py; the
+counts of docs/running.md and the paper pages' generated parts are checked in tests/test_docs_site.py.)"""
 
 import re
 
@@ -8,30 +8,22 @@ import pytest
 
 from conftest import ROOT
 
-
-def test_the_readme_counts_are_the_count_commands_output():
-    """Run counts and time estimates come from the specs, never typed by hand."""
-    from robustrepro.papers import all_papers
-    from robustrepro.report.counts import counts, markdown
-
-    readme = ROOT.joinpath("README.md").read_text()
-    block = readme.split("<!-- counts: the output of `python -m robustrepro counts` -->\n", 1)[1]
-    block = block.split("<!-- end counts -->", 1)[0]
-    assert block == markdown(counts(all_papers())), "paste the output of `python -m robustrepro counts` into the README"
+README_LINES = 300
+PAGES = [ROOT / "README.md", *sorted(ROOT.joinpath("docs").rglob("*.md"))]
 
 
 def _config_examples() -> list[list[str]]:
-    """Every `--config key=value ...` of the README, as its entries (the paper_modules one needs its
-    module on PYTHONPATH: the recipe's own test runs it)."""
-    text = ROOT.joinpath("README.md").read_text()
+    """Every `--config key=value ...` of the README and the docs, as its entries (the paper_modules one
+    needs its module on PYTHONPATH: the recipe's own test runs it)."""
     found = [[t.strip("'") for t in m.group(1).split()]
-             for m in re.finditer(r"--config((?:\s+'?[A-Za-z_][\w.]*=[^\s`'\\]+'?)+)", text)]
+             for page in PAGES
+             for m in re.finditer(r"--config((?:\s+'?[A-Za-z_][\w.]*=[^\s`'\\]+'?)+)", page.read_text())]
     return sorted({tuple(entries) for entries in found if not any(e.startswith("paper_modules=") for e in entries)})
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("entries", _config_examples(), ids=" ".join)
-def test_every_config_example_of_the_readme_dry_runs(entries, tmp_path):
+def test_every_config_example_of_the_readme_and_docs_dry_runs(entries, tmp_path):
     from conftest import smoke_config, snakemake
 
     proc = snakemake(tmp_path, smoke_config(tmp_path, seeds=None), "-n", "--config", *entries)
@@ -39,5 +31,15 @@ def test_every_config_example_of_the_readme_dry_runs(entries, tmp_path):
     assert "robustrepro plan" in proc.stdout + proc.stderr
 
 
-def test_the_readme_has_config_examples_to_check():
+def test_there_are_config_examples_to_check():
     assert len(_config_examples()) >= 5
+
+
+def test_the_readme_stays_short_and_links_every_docs_page():
+    readme = ROOT.joinpath("README.md").read_text()
+    assert len(readme.splitlines()) <= README_LINES, "move detail into a page under docs/"
+    for page in ROOT.joinpath("docs").glob("*.md"):
+        if page.name != "index.md":
+            assert f"(docs/{page.name}" in readme, f"the README links no docs/{page.name}"
+    for link in re.findall(r"\]\((docs/[^)#]+)", readme):
+        assert ROOT.joinpath(link).is_file(), f"README links {link}, which is not there"

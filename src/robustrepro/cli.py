@@ -177,6 +177,14 @@ def _config_reference(args) -> None:
     sys.stdout.write(page())
 
 
+def _paper_pages(args) -> None:
+    from robustrepro.papers import all_papers
+    from robustrepro.report.paper_pages import write_pages
+
+    changed = write_pages(args.root, all_papers())
+    print("rewrote " + ", ".join(map(str, changed)) if changed else "every paper page is up to date")
+
+
 def _counts(args) -> None:
     from robustrepro.papers import all_papers
     from robustrepro.report.counts import counts, markdown
@@ -360,6 +368,10 @@ def parser() -> argparse.ArgumentParser:
 
     o = sub.add_parser("config-reference", help="docs/configuration.md: every workflow and run config key, from the code")
     o.set_defaults(func=_config_reference)
+
+    d = sub.add_parser("paper-pages", help="rewrite the generated part of docs/papers/<paper>.md from each paper's spec")
+    d.add_argument("--root", default=".", help="the checkout holding docs/ (default: here)")
+    d.set_defaults(func=_paper_pages)
 
     for s in (f, r, v, t, x, u, e, c, g, k, i):
         s.add_argument("--no-progress", action="store_true", default=os.environ.get(PROGRESS_VAR) == "off",

@@ -38,7 +38,7 @@ DEFAULT_RUN: dict = {
     "augment": {"crop": 0, "flip": False},  # crop: padding in pixels for random crops
     "sampler": {"name": "shuffle"},  # which examples form each batch (robustrepro.training.methods)
     "step": {"name": "weighted"},  # how a batch becomes an update
-    "metrics": [],  # extra per-epoch metrics by name, e.g. [{"name": "grad_cosine"}] (robustrepro.training.metrics)
+    "metrics": [],  # extra per-epoch metrics by name, e.g. ["model_norm"] (robustrepro.training.METRICS)
     "early_stopping": None,  # {"patience": n, "metric": "val_acc1"}: keep the best epoch's metrics
     "snapshots": [],  # epochs after which a copy of the model is kept (feature/gradient extraction)
     # Offline set-cover clusters for the sampler (seed 000): {"source": a run id, "space":

@@ -506,7 +506,7 @@ def open_run(run: dict, prepared: Prepared, view: View, torch_device: torch.devi
         # The same run, data and code finished it: another job we waited for, an orphan of a killed
         # Snakemake, a pack now trained alone (or the reverse), or a forced rebuild. Training again
         # would give the same numbers; its results are written again from the checkpoint instead.
-        # To train it from scratch, delete its checkpoint (README: "Starting a run over").
+        # To train it from scratch, delete its checkpoint (docs/pipeline.md).
         trainer.load_state_dict(state)
         why = "the process we waited for" if written_meanwhile else "an earlier job"
         log.info("run %s: %s finished it with the same run, data and code; keeping its results", rid, why)

@@ -85,7 +85,7 @@ class Budget:
 SMOKE = Budget(500, 100, 2, 0.0625, (32, 128), (0.0, 0.5), 4, SMOKE_RATIO_CONFIGS)
 BUDGETS = {
     CIFAR: {"paper": Budget(None, None, EPOCHS, 1.0, BATCH_SIZES, NOISE_RATES, 4),
-            # Planned for one GPU (README: run counts and the estimate): 10,240 training images (a multiple of
+            # Planned for one GPU (docs/papers/noise-batchsize.md: run counts and the estimate): 10,240 training images (a multiple of
             # every batch size).
             "quick": Budget(12800, 5000, EPOCHS, 0.5, (32, 128, 512), NOISE_RATES, 4),
             "smoke": SMOKE},

@@ -43,7 +43,7 @@ Where this harness reads the seed differently or fills a gap, and why:
       20.4 / 13.8 / 0.6; lr 0.09: 28.1 / 19.4 / 25.8 / 1.8; lr 0.1: 43.9 / 19.0 / 35.7 / 3.6.
   The 2-way head (this harness's earlier reading) never spreads seed 0's orders by more than 9
   points; the 10-way head at lr 0.09 spreads them by 28.1 (min 66.4 %, the seed's 67.1), and the
-  full run keeps every accuracy from epoch 6 on within a point of the table (README). What it
+  full run keeps every accuracy from epoch 6 on within a point of the table (docs/papers/ordering-augment.md). What it
   does not match: the mean after epoch 1 sits near the best (91.3 against 94.4 %) where the seed's
   sits midway (77.6), so the best order leads the mean by 3.1 points, not 12.7; and the loss falls
   faster than the seed's (below).
@@ -55,7 +55,7 @@ Where this harness reads the seed differently or fills a gap, and why:
   The runs report the loss in the 4x unit (test_loss; test_loss_mean is the mean), so the
   comparison sets like against like.
 - The brute-force experiment is run once (max_seeds 1), as in the seed; it is 10 to 25 minutes on
-  a 2-core CPU (README), and quick scale is the paper's setting.
+  a 2-core CPU (docs/papers/ordering-augment.md), and quick scale is the paper's setting.
 - Candidates (§2.4): "the data loader randomly selects learning items to consider" from the batches
   not yet trained on in the epoch, so every example is still seen once an epoch and an epoch has the
   baseline's number of steps. Scores are taken in eval mode (no augmentation, batch norm with its
@@ -100,8 +100,8 @@ every orderer run, by the sum of its drops in test accuracy from one epoch to th
 descending loss order does not learn: its final test accuracy stays within 10 points of chance.
 
 Scales: quick runs the brute force as the paper (real MNIST, CPU) and the CIFAR comparisons on
-10,000 training and 2,000 test images, PreAct ResNet-56 at half width, 10 epochs (README: runs and
-GPU-hours); smoke runs every group on synthetic data: 16 training images in 4 batches (24 orderings,
+10,000 training and 2,000 test images, PreAct ResNet-56 at half width, 10 epochs (its page's runs
+and estimates); smoke runs every group on synthetic data: 16 training images in 4 batches (24 orderings,
 3 kept, 13 epochs) and a one-block-per-stage preact ResNet on 256 images for 3 epochs.
 
 Chapter 3, Cascading Sum Augmentation. The training parts
