@@ -11,10 +11,12 @@ env: $(STAMP)
 
 # The install ignores pip's site-wide find-links and config so that torch and torchvision
 # both come from PyPI as a matching pair (a stray CPU-only torch wheel breaks torchvision).
+# torchattacks goes in without its dependencies (pyproject.toml's test extra says why).
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
 	env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null $(BIN)/python -m pip install --upgrade pip
 	env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null $(BIN)/python -m pip install -e '.[test]'
+	env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null $(BIN)/python -m pip install --no-deps torchattacks==3.5.1
 	$(BIN)/python -c "import torch, torchvision; print('torch', torch.__version__, 'torchvision', torchvision.__version__)"
 	touch $(STAMP)
 

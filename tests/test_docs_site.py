@@ -30,6 +30,7 @@ def test_the_site_builds_strictly_with_every_page_in_the_navigation(tmp_path):
         assert html.is_file(), f"{page} was not built"
 
 
+@pytest.mark.slow
 def test_a_broken_link_or_a_page_missing_from_the_navigation_fails_the_build(tmp_path):
     """The strictness the first test relies on: a copy of docs/ with a dead link, and one with a page
     the navigation leaves out, both fail."""

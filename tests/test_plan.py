@@ -1,12 +1,14 @@
 """The plan printed before a build: which data can be had, what is skipped, and the time estimate."""
 
 import json
+import re
 
 import pytest
 
 from conftest import SHARED_DATA, smoke_config, snakemake
 from robustrepro.data.registry import DATASETS
-from robustrepro.plan import (MODEL_MFLOPS, availability, calibration, estimate_seconds, finished_runs, run_work)
+from robustrepro.plan import (DEFAULT_RATES, MODEL_MFLOPS, OTHER_JOB_S, availability, calibration, estimate_seconds,
+                              finished_runs, run_work)
 from robustrepro.runs import resolve
 
 
@@ -69,12 +71,18 @@ def _finished(tmp_path, run, seconds, device="cpu (x86_64, 1 threads)"):
 
 
 def test_the_estimate_is_calibrated_on_this_machines_finished_runs(tmp_path):
+    """A machine three times slower than the default rates: its finished run's measured training time
+    (metrics.json's wall_time_s, start-up excluded) makes the estimate three times the compute."""
     run = resolve({"dataset": "mnist", "model": {"name": "mlp1"}, "epochs": 5})
-    default = estimate_seconds([run], "cpu", 1.0, 1)
-    _finished(tmp_path, run, 3 * default)
+    start_s = DEFAULT_RATES["cpu"][0]
+    compute = estimate_seconds([run], "cpu", 1.0, 1) - start_s
+    _finished(tmp_path, run, 3 * compute)
     factor, basis = calibration(finished_runs(tmp_path / "results"), "cpu")
     assert factor == pytest.approx(3.0) and "1 finished cpu run" in basis
-    assert estimate_seconds([run, run], "cpu", factor, 2) == pytest.approx(3 * default)
+    assert estimate_seconds([run, run], "cpu", factor, 2) == pytest.approx(start_s + 3 * compute)
+    # Other jobs (views, set covers, evaluations) add their share, spread over the jobs at once.
+    assert estimate_seconds([run], "cpu", 1.0, 2, other_jobs=4) == pytest.approx(
+        (start_s + compute + 4 * OTHER_JOB_S["cpu"]) / 2)
     # GPU runs say nothing about the CPU, and the other way round.
     assert calibration(finished_runs(tmp_path / "results"), "cuda")[0] == 1.0
 
@@ -92,7 +100,9 @@ def test_targets_whose_data_cannot_be_had_are_listed_not_failed(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     err = proc.stderr
     assert "data cifar10: MISSING" in err and "fix: put cifar-10-python.tar.gz under data.root" in err
-    assert "data fashion-mnist: available" in err and "estimated training time:" in err
+    assert "data fashion-mnist: available" in err and "estimated time:" in err
+    # Each paper says what its runs cost, so a user sees before starting which paper costs what.
+    assert re.search(r"robust-clustering: \d+ runs, \d+ to train \(about [\d.]+ (s|min|h)\)", err), err
     assert "robust-clustering (needs cifar10): table1, figure1" in err
     # The FashionMNIST targets and every comparison are built; no CIFAR-10 run is.
     assert "results/quick/robust-clustering/table6.tex" in proc.stdout

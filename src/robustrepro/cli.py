@@ -362,7 +362,7 @@ def parser() -> argparse.ArgumentParser:
     w.add_argument("--format", default="table", help="table (default), markdown or csv")
     w.set_defaults(func=_show_runs)
 
-    n = sub.add_parser("counts", help="runs, evaluations and estimated training time of every paper at every scale")
+    n = sub.add_parser("counts", help="runs, evaluations and the estimated training time of every paper at every scale")
     n.add_argument("--format", default="markdown", choices=("markdown", "csv"))
     n.set_defaults(func=_counts)
 

@@ -20,10 +20,11 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from robustrepro import paths
+from robustrepro import clusterings, paths
 from robustrepro.data.registry import DATASETS, DatasetInfo
 from robustrepro.data.download import mirror_url
 from robustrepro.data.synthetic import synthetic_sizes
+from robustrepro.runs import view_id
 
 PROBE_TIMEOUT_S = 5
 
@@ -51,12 +52,21 @@ SIDE_BY_SIDE_RUNS = 64
 # CPU, one thread a run, two runs at once); the GPU ones are rough guesses until a GPU run
 # calibrates them.
 DEFAULT_RATES = {"cpu": (6.0, 0.012, 100.0), "cuda": (10.0, 0.003, 5000.0)}
+# Seconds of each job of a build other than training: a view, a feature extraction, a set cover,
+# an evaluation (counted as a job, whatever its attack costs).
+OTHER_JOB_S = {"cpu": 8.0, "cuda": 10.0}
 
 
-def _seconds(work: tuple[float, float], device: str) -> float:
-    start_s, step_s, gflop_s = DEFAULT_RATES[device]
+def _compute_seconds(work: tuple[float, float], device: str) -> float:
+    """A run's steps and arithmetic at the default rates: what its metrics' wall_time_s measures."""
+    _, step_s, gflop_s = DEFAULT_RATES[device]
     steps, gflops = work
-    return start_s + steps * step_s + gflops / gflop_s
+    return steps * step_s + gflops / gflop_s
+
+
+def _seconds(work: tuple[float, float], device: str, factor: float = 1.0) -> float:
+    """A training job: its start-up (process, imports, data) and its compute, scaled by `factor`."""
+    return DEFAULT_RATES[device][0] + factor * _compute_seconds(work, device)
 
 
 @dataclass(frozen=True)
@@ -183,16 +193,21 @@ def finished_runs(results: str | Path) -> list[tuple[dict, float, str]]:
 
 
 def calibration(finished: list[tuple[dict, float, str]], device: str) -> tuple[float, str]:
-    """How much slower (>1) or faster this machine is than the default rates, and on what evidence."""
-    ratios = [seconds / _seconds(run_work(run), device) for run, seconds, dev in finished
-              if (not dev.startswith("cpu")) == (device == "cuda") and seconds > 0]
-    if not ratios:
+    """How much slower (>1) or faster this machine computes than the default rates, and on what
+    evidence: the finished runs' measured training time over the time the rates give them, summed, so
+    that the long runs, which make up a build's time, weigh the most."""
+    pairs = [(seconds, _compute_seconds(run_work(run), device)) for run, seconds, dev in finished
+             if (not dev.startswith("cpu")) == (device == "cuda") and seconds > 0]
+    if not pairs:
         return 1.0, f"default {device} rates (no finished run on this machine to calibrate on)"
-    return statistics.median(ratios), f"calibrated on {len(ratios)} finished {device} run(s) here"
+    factor = sum(seconds for seconds, _ in pairs) / max(sum(model for _, model in pairs), 1e-9)
+    return factor, f"calibrated on {len(pairs)} finished {device} run(s) here"
 
 
-def estimate_seconds(runs: list[dict], device: str, factor: float, jobs: int) -> float:
-    total = sum(_seconds(run_work(run), device) for run in runs) * factor
+def estimate_seconds(runs: list[dict], device: str, factor: float, jobs: int, other_jobs: int = 0) -> float:
+    """Wall time of training `runs` and running `other_jobs` jobs besides (views, extractions, set
+    covers, evaluations), `jobs` at once on a CPU, one at a time on the GPU."""
+    total = sum(_seconds(run_work(run), device, factor) for run in runs) + other_jobs * OTHER_JOB_S[device]
     return total / max(1, jobs if device == "cpu" else 1)
 
 
@@ -203,6 +218,7 @@ class PaperPlan:
     to_train: int
     datasets: list[str]
     skipped: dict[str, str] = field(default_factory=dict)  # target -> why it is not built
+    seconds: float = 0.0  # the estimate for its runs to train (a run shared with another paper counts in both)
 
 
 def describe_seconds(seconds: float) -> str:
@@ -217,12 +233,13 @@ def format_plan(scale: str, papers: list[PaperPlan], datasets: dict[str, Availab
     lines = [f"robustrepro plan ({scale} scale):"]
     for p in papers:
         built = "all targets" if not p.skipped else f"{len(p.skipped)} target(s) skipped"
-        lines.append(f"  {p.slug}: {p.runs} runs, {p.to_train} to train; data {', '.join(p.datasets)}; {built}")
+        cost = f" (about {describe_seconds(p.seconds)})" if p.to_train else ""
+        lines.append(f"  {p.slug}: {p.runs} runs, {p.to_train} to train{cost}; data {', '.join(p.datasets)}; {built}")
     for a in datasets.values():
         lines.append(f"  data {a.dataset}: {'available' if a.ok else 'MISSING'}, {a.how}")
         if not a.ok:
             lines.append(f"    fix: {a.fix}")
-    lines.append(f"  estimated training time: {estimate}")
+    lines.append(f"  estimated time: {estimate}")
     if any(p.skipped for p in papers):
         lines.append("  not built, for missing data (the rest is built, and these do not fail the command):")
         for p in papers:
@@ -306,9 +323,22 @@ class AllTargets:
     def files(self) -> list[str]:
         return [f for slug in self.pipeline.papers for f in self.paper_outputs(slug)]
 
+    def _other_jobs(self, runs) -> set[str]:
+        """The views, extractions and set covers that `runs` need and that are not on disk yet."""
+        needed = set()
+        for run in runs:
+            view = view_id(run)
+            needed.add(paths.view(self.scale, view))
+            if run.get("clustering"):
+                needed.add(paths.vectors(self.scale, clusterings.vectors_id(run["clustering"], view)))
+                needed.add(paths.cover(self.scale, clusterings.cluster_id(run["clustering"], view)))
+        return {path for path in needed if not Path(path).is_file()}
+
     def text(self, jobs: int) -> str:
         """The plan printed before anything runs: runs per paper, data, and the estimated time."""
-        plans, todo = [], []
+        device = self.pipeline.device
+        factor, basis = calibration(finished_runs(paths.RESULTS), device)
+        plans, todo, other = [], [], set()
         for slug, paper in self.pipeline.papers.items():
             ready, _ = self.groups(slug)
             rows = paper.runs(self.scale, self.pipeline.seeds)
@@ -316,14 +346,17 @@ class AllTargets:
             waiting = {rid: run for rid, run in ids.items()
                        if not Path(self.pipeline.finished_file(self.scale, rid)).is_file()}
             todo += waiting.values()
+            evals = {e["eval_id"] for e in paper.evaluations(self.scale, self.pipeline.seeds) if e["group"] in ready
+                     and not Path(paths.evaluation(self.scale, e["eval_id"])).is_file()}
+            others = self._other_jobs(waiting.values()) | evals
+            other |= others
             datasets = sorted({r["run"]["dataset"] for r in rows})
-            plans.append(PaperPlan(slug, len(ids), len(waiting), datasets, self.skipped(slug)))
-        device = self.pipeline.device
-        factor, basis = calibration(finished_runs(paths.RESULTS), device)
+            seconds = estimate_seconds(list(waiting.values()), device, factor, jobs, len(others))
+            plans.append(PaperPlan(slug, len(ids), len(waiting), datasets, self.skipped(slug), seconds))
         unique = list({json.dumps(run, sort_keys=True): run for run in todo}.values())
-        seconds = estimate_seconds(unique, device, factor, jobs)
-        estimate = (f"{describe_seconds(seconds)} for {len(unique)} run(s) on {device} with {jobs} job(s) at once "
-                    f"({basis})")
+        seconds = estimate_seconds(unique, device, factor, jobs, len(other))
+        estimate = (f"{describe_seconds(seconds)} for {len(unique)} run(s) and {len(other)} other job(s) (views, "
+                    f"set covers, evaluations) on {device} with {jobs} job(s) at once ({basis})")
         text = format_plan(self.scale, plans, self.datasets, estimate)
         if not shutil.which("pdflatex"):
             text += ("\n  reports: report.tex only, pdflatex is not installed here (e.g. apt install "
