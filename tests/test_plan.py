@@ -80,9 +80,11 @@ def test_the_estimate_is_calibrated_on_this_machines_finished_runs(tmp_path):
     factor, basis = calibration(finished_runs(tmp_path / "results"), "cpu")
     assert factor == pytest.approx(3.0) and "1 finished cpu run" in basis
     assert estimate_seconds([run, run], "cpu", factor, 2) == pytest.approx(start_s + 3 * compute)
-    # Other jobs (views, set covers, evaluations) add their share, spread over the jobs at once.
-    assert estimate_seconds([run], "cpu", 1.0, 2, other_jobs=4) == pytest.approx(
-        (start_s + compute + 4 * OTHER_JOB_S["cpu"]) / 2)
+    # Other jobs (views, set covers, evaluations) add their share, spread over the jobs at once...
+    assert estimate_seconds([run] * 3, "cpu", 1.0, 2, other_jobs=4) == pytest.approx(
+        (3 * (start_s + compute) + 4 * OTHER_JOB_S["cpu"]) / 2)
+    # ... and no build is shorter than its longest job: one run does not go faster on two cores.
+    assert estimate_seconds([run], "cpu", 1.0, 2) == pytest.approx(start_s + compute)
     # GPU runs say nothing about the CPU, and the other way round.
     assert calibration(finished_runs(tmp_path / "results"), "cuda")[0] == 1.0
 

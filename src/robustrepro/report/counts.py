@@ -3,7 +3,7 @@
 One row per paper and scale: the seeds the scale runs by default, the distinct runs and evaluations
 (run ids dedupe within a paper, as the workflow trains each once) and the training time the plan's
 cost model gives at its default rates (robustrepro.plan: uncalibrated; a build's own plan calibrates
-on the machine's finished runs). The README's table of counts is this command's output; a test
+on the machine's finished runs). docs/running.md's table of counts is this command's output; a test
 regenerates it, so no count is typed by hand.
 """
 
