@@ -34,8 +34,9 @@ def _one_line(text: str, message: str) -> None:
 
 # ---- config values on the command line ----
 
-def test_the_readmes_pack_settings_work_as_written():
-    spellings = re.findall(r"`(?:--config )?(pack=\w+)`", (ROOT / "README.md").read_text())
+def test_the_docs_pack_settings_work_as_written():
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    spellings = re.findall(r"`(?:--config )?(pack=\w+)`", "\n".join(page.read_text() for page in pages))
     assert {"pack=true", "pack=false"} <= set(spellings)
     for entry in spellings:
         assert _command_line_config(entry)["pack"] is (entry == "pack=true")

@@ -12,7 +12,7 @@ import torch
 
 from robustrepro.errors import UserError
 from robustrepro.files import file_digest
-from robustrepro.provenance import (EVALUATION, PACKAGE_ROOT, TRAINING, code_fingerprint, differences, input_digests,
+from robustrepro.provenance import (EVALUATION, JOBS, PACKAGE_ROOT, TRAINING, code_fingerprint, differences, input_digests,
                                     source_hash)
 from robustrepro.runs import canonical_json, resolve, run_id
 from robustrepro.extraction import extract_to_file
@@ -78,7 +78,14 @@ def test_a_computation_fingerprints_the_modules_it_imports(package_copy):
     report = package_copy / "report" / "index.py"
     report.write_text(report.read_text() + "\nEXTRA = 1\n")
     assert fresh_hash(package_copy, TRAINING) == training and fresh_hash(package_copy) != fresh_hash(PACKAGE_ROOT)
-    for module in ("data/synthetic.py", "models/small.py", "runs.py"):
+    # A model and a method register themselves (registry.import_all imports every module of their
+    # package, no import statement names them): each is part of the fingerprint all the same, as a
+    # noise kind is of the view job's.
+    view = fresh_hash(package_copy, JOBS["view"])
+    labels = package_copy / "noise" / "labels.py"
+    labels.write_text(labels.read_text() + "\nEXTRA = 1\n")
+    assert fresh_hash(package_copy, JOBS["view"]) != view
+    for module in ("data/synthetic.py", "models/small.py", "runs.py", "training/methods/reweight.py"):
         path = package_copy / module
         original = path.read_text()
         path.write_text(original + "\nEXTRA = 1\n")

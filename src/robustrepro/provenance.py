@@ -17,6 +17,7 @@ import ast
 import datetime
 import functools
 import hashlib
+import pkgutil
 import os
 import socket
 from pathlib import Path
@@ -62,6 +63,16 @@ def _imports(tree: ast.AST, module: str, is_package: bool) -> set[str]:
     return {name for name in found if name == "robustrepro" or name.startswith("robustrepro.")}
 
 
+def _imported_all(tree: ast.AST, module: str, path: Path) -> set[str]:
+    """Every module of a package whose __init__ calls robustrepro.registry.import_all: it imports them
+    at run time (so that each registers its parts), where no import statement names them."""
+    calls = any(isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) == "import_all"
+                for node in ast.walk(tree))
+    if not calls or path.name != "__init__.py":
+        return set()
+    return {f"{module}.{info.name}" for info in pkgutil.iter_modules([str(path.parent)])}
+
+
 def _without_docstrings(tree: ast.AST) -> ast.AST:
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
@@ -77,7 +88,7 @@ def _parsed(path: Path, name: str, stamp: tuple) -> tuple[str, tuple[str, ...]]:
     """(normalised syntax tree, the robustrepro modules it imports) of module `name` at `path`, parsed
     once per version of the file (`stamp`: its mtime and size) in this process."""
     tree = ast.parse(path.read_text(), str(path))
-    imports = tuple(sorted(_imports(tree, name, path.name == "__init__.py")))
+    imports = tuple(sorted(_imports(tree, name, path.name == "__init__.py") | _imported_all(tree, name, path)))
     return ast.dump(_without_docstrings(tree)), imports
 
 

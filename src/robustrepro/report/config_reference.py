@@ -124,7 +124,7 @@ def page() -> str:
              "(`workflow/schemas/config.schema.yaml`), the project's `config.yaml` and the run defaults "
              "(`robustrepro.runs.DEFAULT_RUN`); `tests/test_docs_config.py` fails when this page and the code disagree.",
              "", "## The workflow: `config.yaml`, `--configfile`, `--config`", "",
-             "Set in `config.yaml`, a `--configfile`, or on the command line (`--config key=value`, nested keys "
+             "Set in `config.yaml`, a `--configfile`, or on the command line (`--config scale=smoke`, nested keys "
              "as `data='{root: ...}'`). A bad value stops the workflow with one line naming the key.", "",
              "| key | type or values | default | meaning |", "| --- | --- | --- | --- |"]
     lines += [f"| `{k}` | {t} | {d} | {m} |" for k, t, d, m in workflow_keys()]

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from robustrepro.config import SCALE_SEEDS
 from robustrepro.errors import UserError
+from robustrepro.files import atomic_write_text
 from robustrepro.papers import MODULES
 from robustrepro.papers.spec import Paper
 from robustrepro.report.counts import counts, markdown
@@ -122,6 +123,6 @@ def write_pages(root: str | Path, papers: list[Paper]) -> list[Path]:
         text = path.read_text()
         new = rewrite(text, generated(paper), path)
         if new != text:
-            path.write_text(new)
+            atomic_write_text(path, new)
             changed.append(path)
     return changed
