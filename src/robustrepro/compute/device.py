@@ -38,6 +38,22 @@ def set_threads(threads: int | None) -> None:
     torch.set_num_threads(threads)
 
 
+@contextlib.contextmanager
+def one_thread(device: torch.device):
+    """Torch's CPU ops on one thread within: for loops of many small ops, which each thread of a
+    split op would finish and then wait on the slowest, the one sharing a core with another
+    process. Nothing changes on a GPU."""
+    if device.type != "cpu":
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def autocast(device: torch.device):
     """bf16 autocast on CUDA (no loss scaling needed); plain fp32 on the CPU."""
     if device.type == "cuda":

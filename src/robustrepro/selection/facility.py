@@ -35,6 +35,7 @@ plain greedy's only between candidates whose gains agree to float32 rounding.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 from numbers import Real
@@ -42,7 +43,7 @@ from numbers import Real
 import numpy as np
 import torch
 
-from robustrepro.compute.device import pick_device
+from robustrepro.compute.device import one_thread, pick_device
 from robustrepro.errors import UserError
 from robustrepro.selection.neighbours import as_points, as_radius, ball_counts, full_fp32_matmul
 
@@ -83,7 +84,11 @@ def facility_location(vectors, k: int, device: str | torch.device = "cpu", lazy:
         raise UserError(f"selection.k: the number of facilities must be an integer in [1, {n}]; got {k!r}")
     with torch.inference_mode():  # no autograd bookkeeping on the greedy's thousands of small ops
         greedy = _Greedy(_Distances(v), _REFRESH_ROWS[dev.type])
-        (_incremental_greedy if lazy else _plain_greedy)(greedy, int(k))
+        # The distance matrix above is one large product, for every thread. Over a kept matrix the
+        # greedy is thousands of small ops, whose split over threads collapses when another process
+        # holds a core: they run on one. Without it (large N) each pick recomputes rows, a product.
+        with one_thread(dev) if greedy.distances.matrix is not None else contextlib.nullcontext():
+            (_incremental_greedy if lazy else _plain_greedy)(greedy, int(k))
         indices = np.array(greedy.picks, dtype=np.int64)
         assignment = greedy.nearest
         assignment[torch.from_numpy(indices).to(dev)] = torch.arange(len(indices), device=dev)
