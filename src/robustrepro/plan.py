@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import math
 import shutil
-import statistics
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -308,7 +307,6 @@ class AllTargets:
         """Every file of a paper that can be built here: its targets whose data can be had, its
         comparison and claims (over the groups that can be built; the rest show as not run), and the
         table of its runs."""
-        skipped = self.skipped(slug)
         return self.report_inputs(slug) + self.report_files(slug)
 
     def report_inputs(self, slug: str) -> list[str]:
@@ -343,14 +341,14 @@ class AllTargets:
         """The plan printed before anything runs: runs per paper, data, and the estimated time."""
         device = self.pipeline.device
         factor, basis = calibration(finished_runs(paths.RESULTS), device)
-        plans, todo, other = [], [], set()
+        plans, todo, other = [], {}, set()
         for slug, paper in self.pipeline.papers.items():
             ready, _ = self.groups(slug)
             rows = paper.runs(self.scale, self.pipeline.seeds)
             ids = {r["run_id"]: r["run"] for r in rows if r["group"] in ready}
             waiting = {rid: run for rid, run in ids.items()
                        if not Path(self.pipeline.finished_file(self.scale, rid)).is_file()}
-            todo += waiting.values()
+            todo.update(waiting)  # a run two papers share trains once
             evals = {e["eval_id"] for e in paper.evaluations(self.scale, self.pipeline.seeds) if e["group"] in ready
                      and not Path(paths.evaluation(self.scale, e["eval_id"])).is_file()}
             others = self._other_jobs(waiting.values()) | evals
@@ -358,9 +356,8 @@ class AllTargets:
             datasets = sorted({r["run"]["dataset"] for r in rows})
             seconds = estimate_seconds(list(waiting.values()), device, factor, jobs, len(others))
             plans.append(PaperPlan(slug, len(ids), len(waiting), datasets, self.skipped(slug), seconds))
-        unique = list({json.dumps(run, sort_keys=True): run for run in todo}.values())
-        seconds = estimate_seconds(unique, device, factor, jobs, len(other))
-        estimate = (f"{describe_seconds(seconds)} for {len(unique)} run(s) and {len(other)} other job(s) (views, "
+        seconds = estimate_seconds(list(todo.values()), device, factor, jobs, len(other))
+        estimate = (f"{describe_seconds(seconds)} for {len(todo)} run(s) and {len(other)} other job(s) (views, "
                     f"set covers, evaluations) on {device} with {jobs} job(s) at once ({basis})")
         text = format_plan(self.scale, plans, self.datasets, estimate)
         if not shutil.which("pdflatex"):
