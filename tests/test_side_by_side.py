@@ -33,6 +33,22 @@ def assert_states_close(model: nn.Module, stacked: sbs.Stacked, index: int, opti
         torch.testing.assert_close(stacked.buffers[name][index], b, atol=ATOL, rtol=0, msg=name)
 
 
+def train_alone(model: nn.Module, make_optimizer, x: torch.Tensor, y: torch.Tensor, recorded: list):
+    """A copy of `model` trained alone on the batches x [steps, B, ...], y [steps, B] with a torch optimizer,
+    its losses at each step checked against the `recorded` ones; the copy and its optimizer."""
+    alone = conv_bn_net()
+    alone.load_state_dict(model.state_dict())
+    alone.train()
+    optimizer = make_optimizer(alone.parameters())
+    for step in range(len(x)):
+        losses = nn.functional.cross_entropy(alone(x[step]), y[step], reduction="none")
+        torch.testing.assert_close(recorded[step], losses.detach(), atol=ATOL, rtol=0)
+        optimizer.zero_grad()
+        losses.mean().backward()
+        optimizer.step()
+    return alone, optimizer
+
+
 @pytest.mark.parametrize("options", [
     {"lr": 0.1},
     {"lr": 0.05, "momentum": 0.9},
@@ -51,16 +67,8 @@ def test_side_by_side_equals_one_at_a_time(options):
         recorded.append(losses)
 
     for c in range(copies):
-        alone = conv_bn_net()
-        alone.load_state_dict(model.state_dict())
-        alone.train()
-        optimizer = torch.optim.SGD(alone.parameters(), dampening=0, **options)
-        for step in range(steps):
-            losses = nn.functional.cross_entropy(alone(x[step, c]), y[step, c], reduction="none")
-            torch.testing.assert_close(recorded[step][c], losses.detach(), atol=ATOL, rtol=0)
-            optimizer.zero_grad()
-            losses.mean().backward()
-            optimizer.step()
+        alone, optimizer = train_alone(model, lambda ps: torch.optim.SGD(ps, dampening=0, **options), x[:, c], y[:, c],
+                                       [losses[c] for losses in recorded])
         assert_states_close(alone, stacked, c, optimizer)
 
 
@@ -137,3 +145,47 @@ def test_evaluate_equals_each_model_in_eval_mode():
         torch.testing.assert_close(losses[c], nn.functional.cross_entropy(logits, test_y, reduction="none"),
                                    atol=ATOL, rtol=0)
         assert torch.equal(correct[c], logits.argmax(1) == test_y)
+
+
+@pytest.mark.parametrize("optimizer, options", [
+    (torch.optim.Adadelta, {"rho": 0.9, "eps": 1e-6, "weight_decay": 1e-3}),
+    (torch.optim.SGD, {"momentum": 0.9, "nesterov": True, "weight_decay": 5e-3}),
+])
+def test_step_with_a_learning_rate_per_copy_equals_each_copy_with_its_torch_optimizer(optimizer, options):
+    torch.manual_seed(0)
+    model = conv_bn_net()
+    copies, steps = 3, 3
+    x, y = data(copies, steps)
+    lrs = torch.tensor([0.5, 0.1, 0.02])
+    stacked = sbs.stack(model, copies)
+    rule = sbs.rule_of(optimizer(model.parameters(), lr=1.0, **options))
+    state = {key: {k: torch.zeros_like(v) for k, v in stacked.params.items()} for key in rule.state_keys}
+    recorded = []
+    for step in range(steps):
+        losses, logits = sbs.step(model, stacked.params, stacked.buffers, state, x[step], y[step], lr=lrs, rule=rule)
+        assert logits.shape == (copies, x.shape[2], 3) and losses.dtype == torch.float32
+        recorded.append(losses)
+
+    for c in range(copies):
+        alone, torch_optimizer = train_alone(model, lambda ps: optimizer(ps, lr=float(lrs[c]), **options), x[:, c],
+                                             y[:, c], [losses[c] for losses in recorded])
+        assert_states_close(alone, stacked, c)
+        for key in rule.state_keys:
+            for name, p in alone.named_parameters():
+                torch.testing.assert_close(state[key][name][c], torch_optimizer.state[p][key], atol=ATOL, rtol=0,
+                                           msg=f"{key} of {name}")
+
+
+def test_rule_of_refuses_what_the_step_does_not_implement():
+    params = conv_bn_net().parameters
+    assert sbs.rule_of(torch.optim.SGD(params(), lr=0.1, momentum=0.5)) == sbs.SGD(momentum=0.5)
+    for optimizer in (torch.optim.SGD(params(), lr=0.1, momentum=0.5, dampening=0.1),
+                      torch.optim.SGD(params(), lr=0.1, maximize=True), torch.optim.Adam(params())):
+        with pytest.raises(ValueError, match="stacked steps implement"):
+            sbs.rule_of(optimizer)
+    with pytest.raises(ValueError, match="lr: one float, or one per copy"):
+        model = conv_bn_net()
+        stacked = sbs.stack(model, 2)
+        x, y = data(2, 1)
+        sbs.step(model, stacked.params, stacked.buffers, {"momentum_buffer": stacked.momenta}, x[0], y[0],
+                 lr=torch.ones(3), rule=sbs.SGD())

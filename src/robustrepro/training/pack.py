@@ -11,15 +11,22 @@ runs' own Trainers (robustrepro.training.trainer). The Pack only replaces their 
   [runs, ...]; each Trainer's own Parameter holds a view of its row (`p.data = stacked[r]`), so
   its evaluation, snapshots and checkpoints read the current weights without copies, and its
   torch optimizer's state holds views of the stacked state for the same reason;
-- each step takes one batch from every run's sampler, runs the model on all of them under vmap,
-  and applies the optimizer's update (SGD with momentum, Nesterov and weight decay, or
-  Adadelta, in torch.optim's order of operations) with each run's own learning rate;
+- each step takes one batch from every run's sampler and calls side_by_side.step, the one stacked
+  kernel (seed 004's every-order runs and loss_delta's vmap trials run it too): the model on all
+  the batches under vmap, under the runs' autocast, and the optimizer's update (SGD with momentum,
+  Nesterov and weight decay, or Adadelta, in torch.optim's order of operations) with each run's
+  own learning rate, as its schedule sets it; the Pack keeps only the rows its runs view, the
+  schedules and the parts' after_step hooks;
 - a run that stops early leaves the pack, which is restacked without it: it costs nothing more.
 
-What packs (robustrepro.packs.packable): runs equal in everything but `seed` and `optimizer.lr`, with the
-plain weighted step and the shuffling sampler (weights None), no step log, cascade, orderings,
-clustering or extra metrics, an epoch budget, no dropout (vmap refuses randomness inside the
-model) and an optimizer the pack implements. Anything else trains alone, as before.
+What packs (robustrepro.packs.packable): runs equal in everything but `seed` and `optimizer.lr`,
+every key of which is on the allow-list robustrepro.packs.ALLOWED with a value the pack implements:
+the plain weighted step, the shuffling sampler, SGD (no dampening) or Adadelta with their listed
+options, an epoch budget, no step log, cascade, orderings, clustering or extra metrics, no dropout
+(vmap refuses randomness inside the model), and any value of the keys each run's own Trainer
+carries through (the view, augmentation, model, schedule, early stopping, evaluation, snapshots).
+A key not on the list, such as one added to the runs later, keeps its runs out of packs until the
+pack implements it and the list says so. Anything else trains alone, as before.
 
 A packed run's results equal the same run trained alone up to float rounding of the batched
 kernels (tests/test_pack.py states the tolerance). Its wall time is the pack's. On a CPU,
@@ -30,34 +37,13 @@ where side by side is slower than the runs alone, `train_pack` trains the runs i
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
-from torch import nn
-from torch.func import functional_call, grad, vmap
 
 from robustrepro.compute.device import pick_device
 from robustrepro.packs import PACK_KEYS, packable, why_not_packable
 from robustrepro.runs import resolve
+from robustrepro.training import side_by_side
 from robustrepro.training.context import Batch, StepResult
 from robustrepro.training.schedules import set_hyperparameters
-
-_STATE = {"sgd": ("momentum_buffer",), "adadelta": ("square_avg", "acc_delta")}
-
-
-def _losses_and_grads(model: nn.Module):
-    """Per run: (params, buffers, x, y) -> (grads, (per-example losses, logits, new buffers)), stacked."""
-
-    def loss(params, buffers, x, y):
-        buffers = {k: v.clone() for k, v in buffers.items()}  # BatchNorm updates these in place
-        logits = functional_call(model, (params, buffers), (x,))
-        losses = F.cross_entropy(logits.float(), y, reduction="none")
-        return losses.mean(), (losses.detach(), logits.detach(), buffers)
-
-    return vmap(grad(loss, has_aux=True))
-
-
-def _per_run(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """[runs] -> [runs, 1, ...] broadcasting against a stacked tensor `like`."""
-    return values.view(-1, *([1] * (like.dim() - 1)))
 
 
 class Pack:
@@ -65,10 +51,9 @@ class Pack:
 
     def __init__(self, trainers: list):
         self.trainers = trainers
-        self.kind = trainers[0].run["optimizer"]["name"]
-        self.hyper = dict(trainers[0].ctx.optimizer.defaults)  # rho, eps, weight_decay, nesterov as torch built them
-        self.model = trainers[0].ctx.model
-        self.step_fn = _losses_and_grads(self.model)
+        rule = side_by_side.rule_of(trainers[0].ctx.optimizer)  # ValueError for an optimizer it does not implement
+        self.state_keys, self.adadelta = rule.state_keys, isinstance(rule, side_by_side.Adadelta)
+        self.model = trainers[0].ctx.model  # the architecture every run shares (side_by_side.step)
         self.active: list = []
         self.restack()
 
@@ -83,7 +68,7 @@ class Pack:
         buffers = [dict(t.ctx.model.named_buffers()) for t in self.active]
         self.buffers = {name: torch.stack([b[name] for b in buffers]) for name in buffers[0]}
         self.state = {}
-        for key in _STATE[self.kind]:
+        for key in self.state_keys:
             self.state[key] = {name: torch.stack([self._state_of(t, n[name], key) for t, n in zip(self.active, named)])
                                for name in named[0]}
         with torch.no_grad():
@@ -91,11 +76,11 @@ class Pack:
                 for name, p in n.items():
                     p.data = self.params[name][r]
                     state = t.ctx.optimizer.state[p]
-                    for key in _STATE[self.kind]:
+                    for key in self.state_keys:
                         state[key] = self.state[key][name][r]
                 for name, buffer in b.items():
                     buffer.data = self.buffers[name][r]
-        if self.kind == "adadelta":
+        if self.adadelta:
             # Adadelta counts steps per parameter: one [runs, parameters] tensor that the states view,
             # so a step is one add rather than a Python loop over runs and parameters.
             self.steps = torch.stack([torch.stack([self._step_of(t, p) for p in n.values()])
@@ -146,22 +131,20 @@ class Pack:
             planned = t.schedule_step(t.step_in_epoch)
             lrs.append(t.schedule.lr(planned))
             set_hyperparameters(t.ctx.optimizer, lrs[-1], t.schedule.momentum(planned))  # what its state records
+        rules = {side_by_side.rule_of(t.ctx.optimizer) for t in runs}  # each run's update, its lr aside
+        if len(rules) > 1:
+            raise RuntimeError("packed runs need one optimizer setting but the lr at every step (a momentum "
+                               f"schedule differs): {sorted(map(repr, rules))}")
         if any(b.weights is not None for b in batches):
             raise RuntimeError("a packed run's sampler gave example weights; packs train unweighted batches")
         x = torch.stack([t.ctx.data.inputs("train", b.indices, t.augment) for t, b in zip(runs, batches)])
         y = torch.stack([t.ctx.data.labels("train", b.indices) for t, b in zip(runs, batches)])
         first = runs[0].ctx
-        self.model.train()
-        with first.autocast():
-            grads, (losses, logits, buffers) = self.step_fn(self.params, self.buffers, x, y)
         lr = torch.tensor(lrs, dtype=torch.float32, device=first.device)
-        momentum = [t.ctx.optimizer.param_groups[0].get("momentum") for t in runs]
-        with torch.no_grad():
-            for name, p in self.params.items():
-                self._update(name, p, grads[name], lr, momentum)
-            for name, b in self.buffers.items():
-                b.copy_(buffers[name])
-        if self.kind == "adadelta":
+        with first.autocast():
+            losses, logits = side_by_side.step(self.model, self.params, self.buffers, self.state, x, y, lr=lr,
+                                               rule=rules.pop())
+        if self.adadelta:
             self.steps += 1
         for r, (t, batch) in enumerate(zip(runs, batches)):
             result = StepResult(losses[r], logits[r], y[r], batch.indices, None)
@@ -169,28 +152,6 @@ class Pack:
             t.step_in_epoch += 1
             for part in t.parts:
                 part.after_step(t.ctx, batch, result)
-
-    def _update(self, name: str, p: torch.Tensor, g: torch.Tensor, lr: torch.Tensor, momentum: list) -> None:
-        """torch.optim's update of every run's row of parameter `name`, in place."""
-        decay = self.hyper.get("weight_decay", 0.0)
-        if decay:
-            g = g.add(p, alpha=decay)
-        if self.kind == "adadelta":
-            rho, eps = self.hyper["rho"], self.hyper["eps"]
-            square, acc = self.state["square_avg"][name], self.state["acc_delta"][name]
-            square.mul_(rho).addcmul_(g, g, value=1 - rho)
-            delta = acc.add(eps).sqrt_().div_(square.add(eps).sqrt_()).mul_(g)
-            acc.mul_(rho).addcmul_(delta, delta, value=1 - rho)
-            p.sub_(_per_run(lr, p) * delta)
-            return
-        m = momentum[0] or 0.0
-        if len(set(momentum)) > 1:
-            raise RuntimeError("packed SGD runs need one momentum at every step (a momentum schedule differs)")
-        if m:
-            # torch starts the buffer at the gradient; a buffer of zeros gives exactly that: 0 * m + g.
-            buffer = self.state["momentum_buffer"][name].mul_(m).add_(g)
-            g = g.add(buffer, alpha=m) if self.hyper.get("nesterov") else buffer
-        p.sub_(_per_run(lr, p) * g)
 
 
 def train_pack(runs: list[dict], prepared_path, view_path, out_dirs: list, checkpoint_paths: list,
