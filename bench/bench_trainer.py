@@ -10,9 +10,9 @@ Two cases, each timed as examples per second over the same number of optimizer s
 The baseline is the usual PyTorch loop: a per-item Dataset (seed 003's NoisyLabelDataset
 indexing for (a); torchvision's CIFAR-10 pattern of PIL image -> RandomCrop -> flip ->
 ToTensor -> Normalize for (b)) behind a shuffling DataLoader, batches copied to the device.
-Both loops train the same model with the same optimizer, batch size and augmentation, and on
-CUDA both use bf16 autocast and channels_last, so the ratio measures the data path and the
-loop. The trainer also accumulates its epoch metrics on the device; the baseline does not.
+Both loops train the same model with the same optimizer, batch size and augmentation, in the
+same recipe (robustrepro.compute.recipe: on CUDA bf16 autocast and channels_last), so the ratio
+measures the data path and the loop. The trainer also accumulates its epoch metrics on the device; the baseline does not.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ from robustrepro.models import build_model
 from robustrepro.noise import make_view
 from robustrepro.runs import resolve
 from robustrepro.training import Trainer, build_optimizer, pick_device, set_threads
-from robustrepro.compute.device import autocast, device_name
+from robustrepro.compute.device import device_name
+from robustrepro.compute.recipe import pick_recipe
 from robustrepro.compute.device_data import channel_stats
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -135,9 +136,8 @@ def dataloader_throughput(run: dict, prepared: Prepared, dataset: Dataset, devic
     torch.manual_seed(0)
     options = {k: v for k, v in run["model"].items() if k != "name"}
     channels, size, _ = prepared.shape
-    model = build_model(run["model"]["name"], channels, prepared.num_classes, size, **options).to(device)
-    if device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
+    recipe = pick_recipe(device, run["model"])  # the trainer's: the ratio measures the data path and the loop
+    model = recipe.place(build_model(run["model"]["name"], channels, prepared.num_classes, size, **options).to(device))
     optimizer = build_optimizer(run["optimizer"], model.parameters())
     loader = DataLoader(dataset, batch_size=run["batch_size"], shuffle=True, num_workers=workers, drop_last=True,
                         pin_memory=device.type == "cuda", generator=torch.Generator().manual_seed(0))
@@ -146,9 +146,9 @@ def dataloader_throughput(run: dict, prepared: Prepared, dataset: Dataset, devic
     def train(count: int) -> None:
         for x, y in islice(batches, count):
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            if device.type == "cuda":
+            if recipe.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
-            with autocast(device):
+            with recipe.autocast(device):
                 logits = model(x)
             loss = F.cross_entropy(logits.float(), y)
             optimizer.zero_grad(set_to_none=True)

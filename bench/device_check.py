@@ -149,7 +149,10 @@ def epoch_time(name: str, compile: bool, ctx: Context) -> Result:
     s = ctx.sizes
     prepared = cifar_shaped(s["epoch_images"])
     view = make_view(prepared.train_y, prepared.test_y, 10, {})
-    trainer = Trainer(resolve(conv_run(name, ctx)), prepared, view, ctx.device, compile=compile)
+    from robustrepro.compute.recipe import pick_recipe
+
+    run = resolve(conv_run(name, ctx))
+    trainer = Trainer(run, prepared, view, ctx.device, pick_recipe(ctx.device, run["model"], compile=compile))
     full = s["epoch_images"] // s["batch"]
     # Never the epoch's last, shorter batch: a new shape, which torch.compile would compile anew.
     steps = min(s["epoch_steps"] or full, full - s["warmup"])

@@ -11,7 +11,7 @@ from robustrepro.data import prepared as rr_prepared
 from robustrepro.data.registry import DATASETS
 from robustrepro.errors import UserError
 from robustrepro.inprocess import in_process
-from robustrepro.jobenv import device_kind, expose_package, expose_settings, gpus_per_job
+from robustrepro.jobenv import device_kind, expose_package, expose_settings, gpus_per_job, recipe_flags
 from robustrepro.papers import all_papers
 from robustrepro.papers.spec import TARGET_NAMES
 from robustrepro.provenance import JOBS, job_code

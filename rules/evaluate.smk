@@ -30,7 +30,8 @@ rule evaluate:
             wildcards.scale, PIPELINE.evaluation(wildcards.scale, wildcards.eval_id)["run_id"]),
         code=JOB_CODE["evaluate"],
         device_kind=DEVICE_KIND,
+        recipe=recipe_flags(config, training=False),
     shell:
         "python -m robustrepro evaluate --run {params.run:q} --eval {params.spec:q} --data {input.data:q} "
         "--view {input.view:q} --checkpoint {params.checkpoint:q} --out {output:q} --threads {threads} "
-        "> {log:q} 2>&1"
+        "{params.recipe:q} > {log:q} 2>&1"

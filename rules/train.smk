@@ -31,8 +31,7 @@ rule train:
         checkpoint=paths.checkpoint("{scale}", "{run_id}"),
         out=paths.run_dir("{scale}", "{run_id}"),
         flags=lambda wildcards, input: (
-            (["--compile"] if config.get("compile") else [])
-            + (["--clustering", input.clustering] if input.clustering else [])
+            recipe_flags(config) + (["--clustering", input.clustering] if input.clustering else [])
         ),
     shell:
         "python -m robustrepro train --run {params.run:q} --data {input.data:q} --view {input.view:q} "
@@ -67,7 +66,8 @@ rule train_pack:
         device_kind=DEVICE_KIND,
         runs_root=paths.runs_root("{scale}"),
         checkpoints=paths.checkpoints_root("{scale}"),
+        recipe=recipe_flags(config),
     shell:
         "python -m robustrepro train-pack --runs {params.runs:q} --data {input.data:q} --view {input.view:q} "
         "--runs-root {params.runs_root:q} --checkpoints {params.checkpoints:q} --record {output:q} "
-        "--threads {threads} > {log:q} 2>&1"
+        "--threads {threads} {params.recipe:q} > {log:q} 2>&1"

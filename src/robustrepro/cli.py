@@ -76,7 +76,8 @@ def _train(args) -> None:
     metrics = train_run(json.loads(args.run), args.data, args.view, args.out, args.checkpoint,
                         device=args.device, threads=args.threads, progress=not args.no_progress,
                         compile=args.compile, clustering=args.clustering, lock_timeout=args.lock_timeout,
-                        checkpoint_seconds=args.checkpoint_seconds)
+                        checkpoint_seconds=args.checkpoint_seconds, precision=args.precision,
+                        channels_last=args.channels_last)
     logging.info("final: %s", json.dumps({k: v for k, v in metrics.items() if isinstance(v, (int, float))}))
 
 
@@ -94,7 +95,8 @@ def _train_pack(args) -> None:
     checkpoints.mkdir(parents=True, exist_ok=True)
     metrics = train_pack(runs, args.data, args.view, [root / rid for rid in ids],
                          [checkpoints / paths.checkpoint_name(rid) for rid in ids], device=args.device,
-                         threads=args.threads)
+                         threads=args.threads, precision=args.precision, channels_last=args.channels_last,
+                         compile=args.compile)
     # The record the workflow waits for: every run's results are in its own folder by now.
     summary = {m["run_id"]: {k: m[k] for k in ("epochs_done", "best_epoch", "test_acc1") if k in m} for m in metrics}
     text = json.dumps({"runs": summary}, indent=1, sort_keys=True) + "\n"
@@ -133,7 +135,8 @@ def _evaluate(args) -> None:
     spec = resolve_evaluation(json.loads(args.eval))
     path = snapshot_path(args.checkpoint, spec["snapshot"])
     evaluate_snapshot(json.loads(args.run), spec, args.data, args.view, path, args.out, device=args.device,
-                      threads=args.threads, progress=not args.no_progress)
+                      threads=args.threads, progress=not args.no_progress, channels_last=args.channels_last,
+                      compile=args.compile)
 
 
 def _collect(args) -> None:
@@ -164,6 +167,17 @@ def _index(args) -> None:
     from robustrepro.report import jobs
 
     jobs.index(all_papers(args.paper_module), args.scale, args.out, json.loads(args.skipped))
+
+
+def _recipe_arguments(parser: argparse.ArgumentParser, training: bool = True) -> None:
+    """--channels-last, --compile and (training) --precision: the job's recipe (robustrepro.compute.recipe)."""
+    layouts = {"auto": "auto", "true": True, "false": False}
+    parser.add_argument("--channels-last", choices=list(layouts.values()), default="auto", type=lambda v: layouts.get(v, v),
+                        help="memory layout (default auto: the device's own for the model)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile (inductor) the model's forward")
+    if training:
+        parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
+                            help="auto: bf16 autocast on CUDA, fp32 on a CPU")
 
 
 def _env_device() -> str:
@@ -263,7 +277,7 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--checkpoint", required=True)
     t.add_argument("--device", choices=["auto", "cpu", "cuda"], default=_env_device())
     t.add_argument("--threads", type=int, default=None)
-    t.add_argument("--compile", action="store_true")
+    _recipe_arguments(t)
     t.add_argument("--clustering", default=None, help="the set cover of the run's `clustering` key")
     t.add_argument("--lock-timeout", type=float, default=None,
                    help="seconds to wait while another process trains the same run (default: as long as it "
@@ -282,6 +296,7 @@ def parser() -> argparse.ArgumentParser:
     k.add_argument("--record", required=True, help="a JSON written once every run of the pack is done")
     k.add_argument("--device", choices=["auto", "cpu", "cuda"], default=_env_device())
     k.add_argument("--threads", type=int, default=None)
+    _recipe_arguments(k)
     k.set_defaults(func=_train_pack)
 
     x = sub.add_parser("extract", help="features or last-layer gradients of every training example")
@@ -317,6 +332,7 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--out", required=True, help="the evaluation's JSON")
     e.add_argument("--device", choices=["auto", "cpu", "cuda"], default=_env_device())
     e.add_argument("--threads", type=int, default=None)
+    _recipe_arguments(e, training=False)
     e.set_defaults(func=_evaluate)
 
     c = sub.add_parser("collect", help="one CSV of a run group's coordinates, seeds, final metrics and evaluations")

@@ -120,9 +120,9 @@ def with_typed_seeds(config: dict) -> dict:
     return {**config, "seeds": value} if "seeds" in config else config
 
 
-# Keys that take true or false (`pack` takes auto too). Snakemake's --config reads only True and
-# False as booleans and keeps `pack=true`, the README's spelling, as the string 'true'.
-BOOLEAN_KEYS = ("compile", "progress", "pack")
+# Keys that take true or false (`pack` and `channels_last` take auto too). Snakemake's --config reads
+# only True and False as booleans and keeps `pack=true`, the README's spelling, as the string 'true'.
+BOOLEAN_KEYS = ("compile", "progress", "pack", "channels_last")
 BOOLEAN_WORDS = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
 
 

@@ -36,6 +36,16 @@ def expose_settings(device: str, progress: bool) -> None:
     os.environ[PROGRESS_VAR] = "on" if progress else "off"
 
 
+def recipe_flags(config: dict, training: bool = True) -> list[str]:
+    """The command-line flags of config's recipe (robustrepro.compute.recipe) for a training job, or for an
+    evaluation (`training` False: no precision, attacks run fp32). Params, since they change numbers."""
+    layout = config.get("channels_last", "auto")
+    flags = ["--channels-last", layout if isinstance(layout, str) else str(layout).lower()]
+    if training:
+        flags += ["--precision", config.get("precision", "auto")]
+    return flags + (["--compile"] if config.get("compile") else [])
+
+
 def visible_gpus() -> int:
     """NVIDIA GPUs this machine exposes, found without importing torch (the workflow parses often)."""
     return len(glob.glob("/dev/nvidia[0-9]*"))

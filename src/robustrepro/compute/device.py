@@ -54,13 +54,6 @@ def one_thread(device: torch.device):
         torch.set_num_threads(before)
 
 
-def autocast(device: torch.device):
-    """bf16 autocast on CUDA (no loss scaling needed); plain fp32 on the CPU."""
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
 def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)

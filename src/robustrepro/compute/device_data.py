@@ -91,9 +91,12 @@ class DeviceData:
     `true_labels` are aligned with them.
     """
 
-    def __init__(self, prepared: Prepared, view: View, device: torch.device, augment: dict | None = None):
+    def __init__(self, prepared: Prepared, view: View, device: torch.device, augment: dict | None = None,
+                 channels_last: bool | None = None):
         _check_view(prepared, view)
         self.device = device
+        # Inputs in the model's memory layout (robustrepro.compute.recipe); by default as on CUDA.
+        self.channels_last = device.type == "cuda" if channels_last is None else channels_last
         self.crop, self.flip = parse_augment(augment)
         self.num_classes = view.num_classes
         self.shape = prepared.shape
@@ -137,7 +140,7 @@ class DeviceData:
         if generator is not None and (self.crop or self.flip):
             x = crop_flip(x, self.crop, self.flip, generator)
         x = x.float().mul_(self.scale).add_(self.shift)
-        if self.device.type == "cuda":
+        if self.channels_last:
             return x.contiguous(memory_format=torch.channels_last)
         return x.contiguous()
 

@@ -33,6 +33,7 @@ from tqdm import tqdm
 
 from robustrepro.compute.device import device_name, pick_device, set_threads
 from robustrepro.compute.device_data import DeviceData
+from robustrepro.compute.recipe import pick_recipe
 from robustrepro.data.prepared import load_prepared
 from robustrepro.errors import UserError
 from robustrepro.evaluation.attacks import ATTACKS, Normalized
@@ -94,8 +95,12 @@ class _Totals:
 
 
 def evaluate_snapshot(run: dict, spec: dict, prepared_path, view_path, snapshot_path, out, device: str = "auto",
-                      threads: int | None = None, progress: bool = True) -> dict:
-    """Evaluate the snapshot at `snapshot_path` of `run` as `spec` says; writes and returns the JSON at `out`."""
+                      threads: int | None = None, progress: bool = True, channels_last="auto",
+                      compile: bool = False) -> dict:
+    """Evaluate the snapshot at `snapshot_path` of `run` as `spec` says; writes and returns the JSON at `out`.
+
+    channels_last and compile pick the model's layout and compilation (robustrepro.compute.recipe);
+    its precision is always fp32 (above)."""
     start = time.perf_counter()
     started = now()
     try:
@@ -109,6 +114,7 @@ def evaluate_snapshot(run: dict, spec: dict, prepared_path, view_path, snapshot_
     set_threads(threads)
     code = code_fingerprint(entries=EVALUATION)
     torch_device = pick_device(device)
+    recipe = pick_recipe(torch_device, run["model"], "fp32", channels_last, compile)
     # The parts first: a bad option fails before any file is loaded.
     attack = None if spec["attack"] is None else ATTACKS.build(spec["attack"])
     check_inputs(run, prepared_path, view_path)  # the run's dataset, and a view made for it from that file
@@ -116,13 +122,15 @@ def evaluate_snapshot(run: dict, spec: dict, prepared_path, view_path, snapshot_
     state = load_snapshot(snapshot_path)
     _check_snapshot_record(state, run, spec, snapshot_path)
     prepared, view = load_prepared(prepared_path), load_view(view_path)
-    data = DeviceData(prepared, view, torch_device)
+    data = DeviceData(prepared, view, torch_device, channels_last=recipe.channels_last)
     split = spec["split"]
     if not data.has(split):
         raise UserError(f"evaluation key 'split': run {rid} has no {split!r} split (its validation is "
                         f"{run['validation']!r}); evaluate 'test', or give the run a validation split")
-    model = load_model_snapshot(snapshot_path, prepared, view, torch_device)
+    model = load_model_snapshot(snapshot_path, prepared, view, torch_device, recipe)
     model.requires_grad_(False)  # attacks need gradients of the inputs only
+    if recipe.compile:  # the model alone: a defence's random draws stay outside the compiled graph
+        model = torch.compile(model)
     net = Normalized(model, tuple(float(m) for m in data.mean), tuple(float(s) for s in data.std)).to(torch_device)
     net.eval()
 
@@ -171,6 +179,7 @@ def evaluate_snapshot(run: dict, spec: dict, prepared_path, view_path, snapshot_
                          "sha256": file_digest(snapshot_path), "trained_from": state.get("provenance")},
             "data": input_digests(prepared=prepared_path, view=view_path), "code": code,
             **process_info(), "started": started, "ended": now(), "device": device_name(torch_device),
+            "recipe": recipe.as_dict(),
             "threads": torch.get_num_threads(), **versions(),
         },
     }

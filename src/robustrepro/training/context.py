@@ -24,8 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from robustrepro.compute.device import autocast
 from robustrepro.compute.device_data import DeviceData
+from robustrepro.compute.recipe import PLAIN, Recipe
 from robustrepro.training.seeding import derive_seed, make_generator
 from robustrepro.views import View
 
@@ -56,6 +56,7 @@ class TrainContext:
     view: View
     model: nn.Module  # the module itself: its parameters, state_dict, functional calls
     forward: Callable[[torch.Tensor], torch.Tensor]  # the model or its torch.compile'd version
+    recipe: Recipe = PLAIN  # precision, layout, compilation (robustrepro.compute.recipe)
     optimizer: torch.optim.Optimizer | None = None
     epoch: int = 0  # the epoch being trained, from 1
     global_step: int = 0  # optimizer steps taken before the current one
@@ -74,7 +75,8 @@ class TrainContext:
         return make_generator(derive_seed(self.seed, self.epoch, purpose), device or self.device)
 
     def autocast(self):
-        return autocast(self.device)
+        """The forward passes' precision: bf16 autocast under the bf16 recipe, else plain fp32."""
+        return self.recipe.autocast(self.device)
 
     @torch.no_grad()
     def score(self, indices: torch.Tensor, role: str = "train") -> StepResult:

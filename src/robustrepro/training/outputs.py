@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 import robustrepro
+from robustrepro.compute.recipe import Recipe
 from robustrepro.files import atomic_write_text
 from robustrepro.provenance import now, process_info
 
@@ -52,8 +53,9 @@ def versions() -> dict[str, str]:
             "robustrepro": robustrepro.__version__}
 
 
-def new_session(device: str) -> dict:
-    """The record of one training process: where and with what it ran, and (filled in as it
-    goes) when and which epochs. A run resumed n times has n + 1 of them."""
+def new_session(device: str, recipe: Recipe) -> dict:
+    """The record of one training process: where and with what it ran (device and recipe), and (filled
+    in as it goes) when and which epochs. A run resumed n times has n + 1 of them."""
     return {**process_info(), "started": now(), "ended": None, "first_epoch": None, "last_epoch": None,
-            "device": device, "threads": torch.get_num_threads(), "platform": platform.platform(), **versions()}
+            "device": device, "recipe": recipe.as_dict(), "threads": torch.get_num_threads(),
+            "platform": platform.platform(), **versions()}

@@ -143,7 +143,7 @@ class Pack:
         lr = torch.tensor(lrs, dtype=torch.float32, device=first.device)
         with first.autocast():
             losses, logits = side_by_side.step(self.model, self.params, self.buffers, self.state, x, y, lr=lr,
-                                               rule=rules.pop())
+                                               rule=rules.pop(), compiled=first.recipe.compile)
         if self.adadelta:
             self.steps += 1
         for r, (t, batch) in enumerate(zip(runs, batches)):
@@ -156,10 +156,12 @@ class Pack:
 
 def train_pack(runs: list[dict], prepared_path, view_path, out_dirs: list, checkpoint_paths: list,
                device: str = "auto", threads: int | None = None, lock_timeout: float | None = None,
-               side_by_side: bool | None = None, progress: bool = False) -> list[dict]:
+               side_by_side: bool | None = None, progress: bool = False, precision: str = "auto",
+               channels_last="auto", compile: bool = False) -> list[dict]:
     """Train packable `runs` (each resumed from its own checkpoint where it may); returns each run's
     metrics.json content, in order. Each run keeps its own lock, outputs and checkpoint, written as
-    train_run writes them, so a pack is resumed run by run, or its runs trained alone.
+    train_run writes them, so a pack is resumed run by run, or its runs trained alone. precision,
+    channels_last and compile pick the recipe as train_run's do (compile: of the vmapped step).
 
     side_by_side: in one Pack (the default on CUDA, where one small model leaves the device idle), or
     one run after the other in this process (the default elsewhere: on a CPU the runs' steps are
@@ -171,6 +173,7 @@ def train_pack(runs: list[dict], prepared_path, view_path, out_dirs: list, check
 
     from robustrepro.compute.device import set_threads
     from robustrepro.compute.device_data import DeviceData
+    from robustrepro.compute.recipe import pick_recipe
     from robustrepro.data.prepared import load_prepared
     from robustrepro.provenance import code_fingerprint
     from robustrepro.runs import run_id
@@ -191,10 +194,12 @@ def train_pack(runs: list[dict], prepared_path, view_path, out_dirs: list, check
         from robustrepro.training.trainer import train_run
 
         return [train_run(run, prepared_path, view_path, out_dir, path, device, threads, progress=progress,
-                          lock_timeout=lock_timeout) for run, out_dir, path in zip(runs, out_dirs, checkpoint_paths)]
+                          lock_timeout=lock_timeout, precision=precision, channels_last=channels_last,
+                          compile=compile) for run, out_dir, path in zip(runs, out_dirs, checkpoint_paths)]
     set_threads(threads)
     code = code_fingerprint()
     torch_device = pick_device(device)
+    recipe = pick_recipe(torch_device, runs[0]["model"], precision, channels_last, compile)
     out_dirs, checkpoint_paths = [Path(p) for p in out_dirs], [Path(p) for p in checkpoint_paths]
     before = [_file_state(path) for path in checkpoint_paths]
     with ExitStack() as locks:
@@ -202,13 +207,13 @@ def train_pack(runs: list[dict], prepared_path, view_path, out_dirs: list, check
         waited = [locks.enter_context(run_lock(path, run_id(run), lock_timeout)).waited and _file_state(path) != b
                   for run, path, b in zip(runs, checkpoint_paths, before)]
         prepared, view = load_prepared(prepared_path), load_view(view_path)
-        data = DeviceData(prepared, view, torch_device, runs[0]["augment"])
+        data = DeviceData(prepared, view, torch_device, runs[0]["augment"], recipe.channels_last)
         inputs = {"prepared": prepared_path, "view": view_path}
         metrics: list[dict | None] = []
         trainers = []
         for run, out_dir, path, was_waited in zip(runs, out_dirs, checkpoint_paths, waited):
             trainer, done = open_run(run, prepared, view, torch_device, out_dir, path, code, was_waited, inputs,
-                                     data=data)
+                                     recipe=recipe, data=data)
             while done is None and trainer.step_in_epoch:  # a mid-epoch checkpoint: finish that epoch alone
                 done = end_of_epoch(trainer, trainer.fit_epoch(), path, out_dir)
             metrics.append(done)

@@ -44,6 +44,7 @@ from tqdm import tqdm
 from robustrepro import paths
 from robustrepro.compute.device import device_name, pick_device
 from robustrepro.compute.device_data import DeviceData
+from robustrepro.compute.recipe import PLAIN
 from robustrepro.data.prepared import load_prepared
 from robustrepro.errors import UserError
 from robustrepro.models import build_model
@@ -68,6 +69,10 @@ EVAL_RUNS = 64  # runs evaluated together: their activations on loss_batch image
 ORDERING_COLUMNS = ("epoch", "parent", "order", "test_loss", "test_loss_mean", "test_acc1", "kept")
 HISTORY_COLUMNS = ("epoch", "orderings", "test_acc1_min", "test_acc1_mean", "test_acc1_max", "test_loss_min",
                    "test_loss_max", "time_s")
+
+# Every device, whatever the config's recipe asks: fp32, eager, contiguous. The orders' differences
+# are what this experiment measures; bf16's rounding would be of their size.
+RECIPE = PLAIN
 
 
 # --- configuration -------------------------------------------------------------------------
@@ -228,7 +233,7 @@ class Experiment:
         self.sgd = parse_sgd(run["optimizer"])
         self.seed = integer("seed", run["seed"], at_least=0)
         self.epochs = run["epochs"]
-        data = DeviceData(prepared, view, device)
+        data = DeviceData(prepared, view, device, channels_last=RECIPE.channels_last)
         examples = len(data)
         self.n = batch_count(examples, run["batch_size"])
         self.orders = math.factorial(self.n)
@@ -260,7 +265,7 @@ class Experiment:
         self.history: list[dict] = []
         self.earlier_s, self.session_start = 0.0, time.perf_counter()
         self.sessions: list[dict] = []
-        self.session = new_session(device_name(device))
+        self.session = new_session(device_name(device), RECIPE)
 
     @property
     def finished(self) -> bool:

@@ -28,6 +28,7 @@ side by side copies could not draw what the module alone would.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -205,9 +206,22 @@ class _Mode:
         self.model.train(self.was)
 
 
+# torch.compile'd vmapped gradients, one per model: its graphs are cached on the compiled function.
+_COMPILED: "weakref.WeakKeyDictionary[nn.Module, object]" = weakref.WeakKeyDictionary()
+
+
+def _gradients(model: nn.Module, compiled: bool):
+    """vmap of _train_one(model), compiled once per model when asked."""
+    if not compiled:
+        return vmap(_train_one(model))
+    if model not in _COMPILED:
+        _COMPILED[model] = torch.compile(vmap(_train_one(model)))
+    return _COMPILED[model]
+
+
 def step(model: nn.Module, params: dict[str, torch.Tensor], buffers: dict[str, torch.Tensor],
          state: dict[str, dict[str, torch.Tensor]], x: torch.Tensor, y: torch.Tensor, *,
-         lr: float | torch.Tensor, rule: Rule) -> tuple[torch.Tensor, torch.Tensor]:
+         lr: float | torch.Tensor, rule: Rule, compiled: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """One update of every copy on its own batch, x [R, B, ...], y [R, B], in place.
 
     params, buffers: the copies' tensors by the module's names, each [R, ...]; state: the optimizer's
@@ -215,7 +229,8 @@ def step(model: nn.Module, params: dict[str, torch.Tensor], buffers: dict[str, t
     and parameter name, each [R, ...]. lr: one float for every copy, or a tensor [R] of each copy's.
     The model runs in train mode (BatchNorm normalises by batch statistics and updates each copy's
     running stats). Under the caller's autocast the forward pass runs as the module's own would; the
-    loss is taken in float32 from the logits, the update in the parameters' dtype.
+    loss is taken in float32 from the logits, the update in the parameters' dtype. compiled: the
+    vmapped forward and gradient through torch.compile (the update stays eager).
 
     Returns the per-example cross-entropy losses [R, B] of the forward pass (float32; the gradient is
     of their mean over the batch) and its logits [R, B, classes]."""
@@ -228,7 +243,7 @@ def step(model: nn.Module, params: dict[str, torch.Tensor], buffers: dict[str, t
     if missing:
         raise ValueError(f"state: {type(rule).__name__} keeps {', '.join(missing)} per parameter; not given")
     with _Mode(model, True):
-        grads, (losses, logits, new_buffers) = vmap(_train_one(model))(params, buffers, x, y)
+        grads, (losses, logits, new_buffers) = _gradients(model, compiled)(params, buffers, x, y)
     with torch.no_grad():
         for name, p in params.items():
             direction = rule.direction(p, grads[name], {key: state[key][name] for key in rule.state_keys})

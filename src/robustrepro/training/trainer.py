@@ -36,6 +36,7 @@ from robustrepro.runs import canonical_json, resolve, run_id
 from robustrepro.training.checkpoint import (load_checkpoint, load_snapshot, save_checkpoint, save_snapshot,
                                              snapshot_path, stale_because)
 from robustrepro.compute.device import device_name, pick_device, set_threads
+from robustrepro.compute.recipe import Recipe, pick_recipe
 from robustrepro.options import integer
 from robustrepro.training.context import Batch, StepResult, TrainContext
 from robustrepro.compute.device_data import DeviceData
@@ -82,20 +83,21 @@ def _snapshot_epochs(value, epochs: int) -> frozenset[int]:
 class Trainer:
     """One run's parts and progress. fit_epoch = start_epoch + train_steps + end_epoch."""
 
-    def __init__(self, run: dict, prepared: Prepared, view: View, device: torch.device, compile: bool = False,
+    def __init__(self, run: dict, prepared: Prepared, view: View, device: torch.device, recipe: Recipe | None = None,
                  clustering: str | None = None, inputs: dict | None = None, data: DeviceData | None = None):
         self.run = run
         self.inputs = inputs or {"data": None, "code": None}  # what train_run digested (robustrepro.provenance)
         epochs, self.iterations = _budget(run)
         self.eval_every = integer("eval_every", run["eval_every"], at_least=1)
         seed = integer("seed", run["seed"], at_least=0)
+        recipe = pick_recipe(device, run["model"]) if recipe is None else recipe
         # Runs of one view and augmentation may share their device data (a pack: robustrepro.training.pack).
-        data = DeviceData(prepared, view, device, run["augment"]) if data is None else data
+        data = DeviceData(prepared, view, device, run["augment"], recipe.channels_last) if data is None else data
 
         torch.manual_seed(derive_seed(seed, "init"))  # model initialisation draws from torch's global RNG
-        model = _place(_build_model(run["model"], prepared, view), device)
-        self.ctx = ctx = TrainContext(run, seed, device, data, view, model, torch.compile(model) if compile else model,
-                                      clustering=None if clustering is None else str(clustering))
+        model = recipe.place(_build_model(run["model"], prepared, view).to(device))
+        self.ctx = ctx = TrainContext(run, seed, device, data, view, model, torch.compile(model) if recipe.compile
+                                      else model, recipe, clustering=None if clustering is None else str(clustering))
         if run.get("clustering") and clustering is None:
             raise UserError("clustering: this run reads set-cover clusters; pass their file (train --clustering), "
                             "which the workflow builds from the run's clustering key")
@@ -151,7 +153,7 @@ class Trainer:
         self.earlier_s = 0.0  # wall time of the sessions before a resume
         self.session_start = time.perf_counter()
         self.sessions: list[dict] = []  # the earlier sessions that contributed epochs, from the checkpoint
-        self.session = new_session(device_name(device))
+        self.session = new_session(device_name(device), recipe)
 
     @property
     def parts(self) -> list:
@@ -407,17 +409,14 @@ def _build_model(config: dict, prepared: Prepared, view: View) -> torch.nn.Modul
     return build_model(options.pop("name"), channels, view.num_classes, height, **options)
 
 
-def _place(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
-    model = model.to(device)
-    if device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
-    return model
-
-
-def load_model_snapshot(path, prepared: Prepared, view: View, device: torch.device | str = "cpu") -> torch.nn.Module:
-    """The model of snapshot `path`, built as its run built it, on `device` and in eval mode."""
+def load_model_snapshot(path, prepared: Prepared, view: View, device: torch.device | str = "cpu",
+                        recipe: Recipe | None = None) -> torch.nn.Module:
+    """The model of snapshot `path`, built as its run built it, on `device` in `recipe`'s layout (by default
+    the device's for that model) and in eval mode."""
     state = load_snapshot(path)
     run = json.loads(state["run_json"])
+    device = torch.device(device)
+    recipe = pick_recipe(device, run["model"]) if recipe is None else recipe
     with torch.random.fork_rng(devices=[]):  # building draws initial weights: leave the caller's RNG alone
         model = _build_model(run["model"], prepared, view)
     try:
@@ -425,7 +424,7 @@ def load_model_snapshot(path, prepared: Prepared, view: View, device: torch.devi
     except RuntimeError as exc:
         raise UserError(f"model snapshot {path} does not fit this data ({view.num_classes} classes, inputs "
                         f"{prepared.shape}): extract with the dataset and view its run trained on") from exc
-    return _place(model, torch.device(device)).eval()
+    return recipe.place(model.to(device)).eval()
 
 
 def _describe(row: dict) -> str:
@@ -440,9 +439,12 @@ CHECKPOINT_SECONDS = 600.0  # within an epoch, at most this much training is los
 def train_run(run: dict, prepared_path, view_path, out_dir, checkpoint_path, device: str = "auto",
               threads: int | None = None, progress: bool = True, compile: bool = False,
               clustering: str | None = None, lock_timeout: float | None = None,
-              checkpoint_seconds: float = CHECKPOINT_SECONDS) -> dict:
+              checkpoint_seconds: float = CHECKPOINT_SECONDS, precision: str = "auto",
+              channels_last="auto") -> dict:
     """Train one run (resuming from `checkpoint_path` when it may); returns metrics.json's content.
 
+    precision, channels_last and compile pick the recipe (robustrepro.compute.recipe): `auto` is
+    the device's own.
     Another process training the same run is waited for (see lock.py): forever, or at most
     `lock_timeout` seconds. Besides the checkpoint after every epoch, one is written within an
     epoch once `checkpoint_seconds` have passed since the last (0: after every step).
@@ -453,6 +455,8 @@ def train_run(run: dict, prepared_path, view_path, out_dir, checkpoint_path, dev
         raise UserError(exc.args[0]) from None
     check_inputs(run, prepared_path, view_path)  # the run's dataset, and a view made for it from that file
     set_threads(threads)
+    torch_device = pick_device(device)
+    recipe = pick_recipe(torch_device, run["model"], precision, channels_last, compile)
     code = code_fingerprint()  # now, before any wait: the code this process imported at its start
     checkpoint_path, out_dir = Path(checkpoint_path), Path(out_dir)
     before = _file_state(checkpoint_path)
@@ -463,7 +467,7 @@ def train_run(run: dict, prepared_path, view_path, out_dir, checkpoint_path, dev
         if run["orderings"] is not None:  # seed 004's every-order experiment: many runs side by side
             return perfect_ordering.train_orderings(run, prepared_path, view_path, out_dir, checkpoint_path, device,
                                                     progress, code=code, written_meanwhile=written_meanwhile)
-        return _train_locked(run, prepared_path, view_path, out_dir, checkpoint_path, device, progress, compile,
+        return _train_locked(run, prepared_path, view_path, out_dir, checkpoint_path, torch_device, progress, recipe,
                              clustering, code, written_meanwhile, checkpoint_seconds)
 
 
@@ -475,12 +479,11 @@ def _file_state(path: Path) -> tuple | None:
     return stat.st_ino, stat.st_mtime_ns, stat.st_size  # a checkpoint is replaced by a rename: a new inode
 
 
-def _train_locked(run: dict, prepared_path, view_path, out_dir: Path, checkpoint_path: Path, device: str,
-                  progress: bool, compile: bool, clustering: str | None, code: dict, written_meanwhile: bool,
-                  checkpoint_seconds: float) -> dict:
-    torch_device = pick_device(device)
+def _train_locked(run: dict, prepared_path, view_path, out_dir: Path, checkpoint_path: Path,
+                  torch_device: torch.device, progress: bool, recipe: Recipe, clustering: str | None, code: dict,
+                  written_meanwhile: bool, checkpoint_seconds: float) -> dict:
     trainer, metrics = open_run(run, load_prepared(prepared_path), load_view(view_path), torch_device, out_dir,
-                                checkpoint_path, code, written_meanwhile, compile=compile, clustering=clustering,
+                                checkpoint_path, code, written_meanwhile, recipe=recipe, clustering=clustering,
                                 inputs={"prepared": prepared_path, "view": view_path, "clustering": clustering})
     if metrics is not None:
         return metrics
@@ -491,14 +494,14 @@ def _train_locked(run: dict, prepared_path, view_path, out_dir: Path, checkpoint
 
 
 def open_run(run: dict, prepared: Prepared, view: View, torch_device: torch.device, out_dir: Path,
-             checkpoint_path: Path, code: dict, written_meanwhile: bool, inputs: dict, compile: bool = False,
+             checkpoint_path: Path, code: dict, written_meanwhile: bool, inputs: dict, recipe: Recipe | None = None,
              clustering: str | None = None, data: DeviceData | None = None) -> tuple[Trainer, dict | None]:
     """The run's Trainer, resumed from its checkpoint where that may be, and the run's metrics when it is
     finished already and kept (then there is nothing to train). `inputs` names the files digested for
     provenance (prepared, view, clustering)."""
     rid = run_id(run)
     state = load_checkpoint(checkpoint_path, run)  # another run's checkpoint fails before any loading
-    trainer = Trainer(run, prepared, view, torch_device, compile=compile, clustering=clustering, data=data)
+    trainer = Trainer(run, prepared, view, torch_device, recipe, clustering=clustering, data=data)
     # Digested once loaded, so that a missing or corrupt file gets its loader's message.
     trainer.inputs = {"data": input_digests(**inputs), "code": code}
     stale = [] if state is None else stale_because(state, trainer.inputs)
