@@ -141,6 +141,10 @@ class Trainer:
         if self.step_log is not None and self.step_log.probes and not self.step.takes_probe:
             raise UserError(f"step_log.metrics: grad_cosine measures the plain step's gradients; step "
                             f"{run['step']['name']!r} computes its own update. Use step weighted, or drop the metric")
+        if recipe.compile and self.step_log is not None and self.step_log.probes:
+            # A probe backpropagates the step's graph twice (retain_graph), which a compiled backward
+            # refuses once it donates its saved buffers; torch's own message names this switch.
+            torch._functorch.config.donated_buffer = False
 
         self.history: list[dict] = []
         self.epoch = 0  # epochs completed
