@@ -28,13 +28,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import multiprocessing
 import sys
 import time
 
 import numpy as np
 import torch
 
+from busy_core import busy_core
 from robustrepro.compute.device import set_threads
 from robustrepro.selection.facility import facility_location
 
@@ -75,27 +75,6 @@ def blas_threads(threads: int | None):
         return contextlib.nullcontext()
     from threadpoolctl import threadpool_limits
     return threadpool_limits(threads)
-
-
-def _spin() -> None:
-    while True:
-        pass
-
-
-@contextlib.contextmanager
-def busy_core(busy: bool):
-    """Another process holding one core for as long as the block runs (when `busy`)."""
-    if not busy:
-        yield
-        return
-    spinner = multiprocessing.Process(target=_spin, daemon=True)
-    spinner.start()
-    try:
-        time.sleep(0.5)  # let it take its core
-        yield
-    finally:
-        spinner.terminate()
-        spinner.join()
 
 
 def main() -> None:

@@ -27,6 +27,7 @@ import time
 import numpy as np
 import torch
 
+from busy_core import busy_core, share_left
 from robustrepro.selection.neighbours import Neighbours, radius_neighbours
 from robustrepro.selection.setcover import lazy_greedy_set_cover, plain_greedy_set_cover, set_cover_from_neighbours
 from robustrepro.training import pick_device, set_threads
@@ -92,6 +93,8 @@ def main() -> None:
     p.add_argument("--nn-quantile", type=float, default=0.2, help="radius = this quantile of 1-NN distances")
     p.add_argument("--dense-max", type=int, default=10000, help="largest N timed with the dense N x N baseline")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--busy-core", action="store_true",
+                   help="also time ours while another process spins on one core (bench/busy_core.py)")
     args = p.parse_args()
     set_threads(args.threads)
     device = pick_device(args.device)
@@ -123,6 +126,14 @@ def main() -> None:
             clusters = f"{cover.n_clusters} ({cover.n_clusters / n:.0%})"
             print(f"{n:>7}{d:>5}{radius:>9.3f}{clusters:>16}{nbrs.counts.mean():>8.1f}{nbrs.counts.max():>6}"
                   f"{ours:>9.2f}{t_dist:>8.2f}{t_greedy:>9.2f}{theirs:>9.2f}{ratio:>7.1f}x  {what}; {same}", flush=True)
+            if args.busy_core:
+                with busy_core(True):
+                    _, t_busy_dist = timed(lambda: radius_neighbours(points, radius, device.type), device)
+                    _, t_busy_greedy = timed(lambda: set_cover_from_neighbours(nbrs), device)
+                busy = t_busy_dist + t_busy_greedy
+                print(f"{'':>12}ours with one core busy: {busy:.2f} s ({t_busy_dist:.2f} + {t_busy_greedy:.2f}), "
+                      f"{ours / busy:.2f} of idle throughput (the cores left: {share_left():.2f}); "
+                      f"{theirs / busy:.1f}x the plain way idle", flush=True)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
+from busy_core import busy_core, share_left
 from robustrepro.data.prepared import Prepared
 from robustrepro.models import build_model
 from robustrepro.noise import make_view
@@ -177,6 +178,8 @@ def main() -> None:
     p.add_argument("--mnist-root", type=Path, default=ROOT.parent / "shared" / "data")
     p.add_argument("--cifar-size", type=int, default=5000)
     p.add_argument("--cases", default="mlp,resnet", help="comma-separated: mlp, resnet")
+    p.add_argument("--busy-core", action="store_true",
+                   help="also time the trainer while another process spins on one core (bench/busy_core.py)")
     args = p.parse_args()
 
     device = pick_device(args.device)
@@ -205,6 +208,11 @@ def main() -> None:
         ours = trainer_throughput(run, prepared, view, device, steps, args.warmup)
         theirs = dataloader_throughput(run, prepared, dataset, device, steps, args.warmup, workers)
         print(f"{name:<42}{ours:>14.0f}{theirs:>17.0f}{ours / theirs:>8.2f}", flush=True)
+        if args.busy_core:
+            with busy_core(True):
+                busy = trainer_throughput(run, prepared, view, device, steps, args.warmup)
+            print(f"  the trainer with one core busy: {busy:.0f} ex/s, {busy / ours:.2f} of idle (the cores left: "
+                  f"{share_left():.2f})", flush=True)
 
 
 if __name__ == "__main__":
