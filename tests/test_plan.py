@@ -7,9 +7,10 @@ import pytest
 
 from conftest import SHARED_DATA, smoke_config, snakemake
 from robustrepro.data.registry import DATASETS
-from robustrepro.plan import (DEFAULT_RATES, MODEL_MFLOPS, OTHER_JOB_S, availability, calibration, estimate_seconds,
-                              finished_runs, run_work)
-from robustrepro.runs import resolve
+from robustrepro import gpu_cost
+from robustrepro.plan import (DEFAULT_RATES, MODEL_MFLOPS, OTHER_JOB_S, AllTargets, availability, calibration,
+                              estimate_seconds, finished_runs, gpu_cost_of, gpu_jobs, run_work)
+from robustrepro.runs import resolve, run_id
 
 
 def _data(tmp_path, **changes):
@@ -141,3 +142,159 @@ def test_the_brute_force_orderings_cost_every_run_they_train():
     assert calls == pytest.approx(trained * (6 + 4) / 64)
     fewer = run_work(resolve({**base, "orderings": {"keep": 3, "test_size": 2048, "loss_batch": 512}}))
     assert fewer[1] == pytest.approx(gflops * (720 + 12 * 3 * 720) / trained)
+
+
+# ---- the GPU cost model (robustrepro.gpu_cost) ----
+
+def _cifar_wrn(**changes):
+    return resolve({"dataset": "cifar10", "model": {"name": "wrn28_10"}, "epochs": 200, "batch_size": 128,
+                    "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.9}, **changes})
+
+
+def _mnist_mlp1(**changes):
+    return resolve({"dataset": "mnist", "model": {"name": "mlp1"}, "epochs": 100, "batch_size": 128,
+                    "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.9}, **changes})
+
+
+def test_layer_counts_match_the_models():
+    pytest.importorskip("torch")
+    from torch import nn
+
+    from robustrepro.models import build_model
+
+    assert set(gpu_cost.MODEL_LAYERS) == set(MODEL_MFLOPS)
+    for name, layers in gpu_cost.MODEL_LAYERS.items():
+        model = build_model(name, 3, 10, 32)
+        assert sum(isinstance(m, (nn.Conv2d, nn.Linear)) for m in model.modules()) == layers, name
+
+
+def _ops_per_step(run, prepared, view, steps=3):
+    """Top-level aten ops a trainer step issues (torch.profiler, on the CPU)."""
+    from itertools import islice
+
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    from robustrepro.compute.recipe import Recipe
+    from robustrepro.training import Trainer
+
+    # The CUDA recipe (bf16 autocast, channels_last), which runs on a CPU too: the ops a GPU step issues.
+    trainer = Trainer(resolve(run), prepared, view, torch.device("cpu"), recipe=Recipe("bf16", True, False))
+    trainer.start_epoch()
+    batches = trainer.sampler.batches(trainer.ctx)
+    trainer.train_steps(islice(batches, 2))  # warm-up: lazy state, first-call paths
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        trainer.train_steps(islice(batches, steps))
+    ops = [e for e in prof.events() if e.name.startswith("aten::")
+           and (e.cpu_parent is None or not e.cpu_parent.name.startswith("aten::"))]
+    return len(ops) / steps
+
+
+def test_the_step_floor_counts_the_ops_a_step_issues():
+    """The floor's op counts, fitted on the CPU, hold for a tiny model and a deep one: a trainer that
+    issued many more ops a step (or the fit gone stale) fails here."""
+    pytest.importorskip("torch")
+    from toydata import toy_data
+
+    sgd = {"name": "sgd", "lr": 0.01, "momentum": 0.9, "weight_decay": 5e-4}
+    cases = [({"model": {"name": "mlp1"}}, (1, 28, 28)),
+             ({"model": {"name": "resnet20", "width": 0.25}, "augment": {"crop": 4, "flip": True}}, (3, 32, 32))]
+    for run, shape in cases:
+        prepared, view = toy_data(n_train=80, n_test=20, n_val=0, shape=shape)
+        counted = _ops_per_step({**run, "batch_size": 8, "optimizer": sgd}, prepared, view)
+        model = gpu_cost.OPS_PER_STEP + gpu_cost.OPS_PER_LAYER * gpu_cost.MODEL_LAYERS[run["model"]["name"]]
+        assert counted == pytest.approx(model, rel=0.25), (run["model"], counted, model)
+
+
+def test_a_large_model_at_paper_scale_is_flop_bound_at_the_stated_utilisation(monkeypatch):
+    """WRN-28-10, 200 epochs of CIFAR-10: its hours are its FLOPs over the stated share of the peak."""
+    job = gpu_cost.job_time("wrn28_10", [run_work(_cifar_wrn())])
+    # By hand: 200 epochs x (3 x 50,000 training + 10,000 test) examples x 10.4867 GFLOP a forward pass,
+    # at 25 % of 989.4 TFLOP/s, after a 10 s start-up.
+    flops = 200 * (3 * 50_000 + 10_000) * 10.4867e9
+    assert job.flop_bound and job.seconds == pytest.approx(10 + flops / (0.25 * 989.4e12), rel=1e-4)
+    assert 0.3 < job.seconds / 3600 < 0.45
+    assert job.step_s == pytest.approx(200 * 391 * (42 + 25 * 29) * 6e-6)  # 391 steps an epoch, 29 layers
+    # Hours follow FLOPs and the utilisation: twice the epochs, twice the compute; half the share, twice again.
+    assert gpu_cost.job_time("wrn28_10", [run_work(_cifar_wrn(epochs=400))]).compute_s == pytest.approx(
+        2 * job.compute_s)
+    before = job.compute_s  # a property: it reads the constants when asked
+    monkeypatch.setattr(gpu_cost, "UTILISATION", gpu_cost.UTILISATION / 2)
+    assert job.compute_s == pytest.approx(2 * before)
+
+
+def test_a_tiny_model_is_step_bound():
+    """MLP1 on MNIST: microseconds of arithmetic a step, half a millisecond of ops."""
+    job = gpu_cost.job_time("mlp1", [run_work(_mnist_mlp1())])
+    assert not job.flop_bound and job.flop_s < job.step_s / 100
+    # By hand: 100 epochs x 469 steps (60,000 / 128, rounded up), (42 + 25 x 2) ops x 6 us a step.
+    assert job.compute_s == pytest.approx(100 * 469 * 92 * 6e-6)
+    assert gpu_cost.job_time("mlp1", [run_work(_mnist_mlp1(epochs=200))]).compute_s == pytest.approx(
+        2 * job.compute_s)  # the steps, not the FLOPs, set its time
+
+
+def test_a_pack_of_twelve_runs_pays_one_step_floor():
+    """Seed 003's grid point, 4 learning rates x 3 seeds: one vmapped step trains all twelve."""
+    runs = [_mnist_mlp1(seed=seed, optimizer={"name": "sgd", "lr": lr, "momentum": 0.9})
+            for lr in (0.01, 0.03, 0.1, 0.3) for seed in (0, 1, 2)]
+    by_id = {run_id(run): run for run in runs}
+    jobs = gpu_jobs(by_id)
+    assert len(jobs) == 1 and jobs[0][1].runs == 12
+    alone = gpu_cost.job_time("mlp1", [run_work(runs[0])])
+    assert jobs[0][1].compute_s == pytest.approx(alone.compute_s, rel=0.01)  # not 12 times it
+    packed, apart = estimate_seconds(runs, "cuda", 1.0, 1), estimate_seconds(runs, "cuda", 1.0, 1, packed=False)
+    assert packed == pytest.approx(gpu_cost.START_S + alone.compute_s, rel=0.01)
+    assert apart == pytest.approx(12 * (gpu_cost.START_S + alone.compute_s))
+    assert gpu_cost_of(by_id).packs == 1 and gpu_cost_of(by_id, packed=False).packs == 0
+    # A pack shares steps, not arithmetic: twelve FLOP-bound runs side by side cost twelve runs' FLOPs.
+    wide = {run_id(r): r for r in (_cifar_wrn(seed=s, optimizer={"name": "sgd", "lr": lr, "momentum": 0.9})
+                                  for lr in (0.05, 0.1) for s in (0, 1))}
+    (_, pack), = gpu_jobs(wide)
+    assert pack.runs == 4 and pack.compute_s == pytest.approx(
+        4 * gpu_cost.job_time("wrn28_10", [run_work(_cifar_wrn())]).compute_s)
+
+
+def test_gpu_runs_of_a_pack_calibrate_as_their_pack(tmp_path):
+    """A finished pack on a GPU three times slower than the model: each run records the pack's wall time."""
+    runs = [_mnist_mlp1(seed=seed) for seed in (0, 1, 2)]
+    model = gpu_cost.job_time("mlp1", [run_work(r) for r in runs]).compute_s
+    for i, run in enumerate(runs):
+        out = tmp_path / "results" / "paper" / "runs" / f"r{i}" / "metrics.json"
+        out.parent.mkdir(parents=True)
+        out.write_text(json.dumps({"wall_time_s": 3 * model, "provenance": {"run": run, "device": "cuda (H100)"}}))
+    factor, basis = calibration(finished_runs(tmp_path / "results"), "cuda")
+    assert factor == pytest.approx(3.0) and "3 finished cuda run" in basis
+
+
+def test_the_paper_scale_plan_prints_each_papers_h100_gpu_hours():
+    from robustrepro.papers import all_papers
+    from robustrepro.pipeline import Pipeline
+
+    papers = all_papers()
+    data = {"root": "/nonexistent", "shared_roots": [], "mirror": None, "prepared": "/nonexistent/prepared"}
+    pipeline = Pipeline(papers, [0])
+    text = AllTargets(pipeline, "paper", data, data["prepared"], dry_run=True).text(1)
+    assert text.count(f"at {gpu_cost.UTILISATION:.0%} utilisation") == 1  # the assumptions, named once
+    every = {}
+    for paper in papers:
+        runs = {r["run_id"]: r["run"] for r in paper.runs("paper", [0])}
+        every.update(runs)
+        hours = gpu_cost.describe_hours(gpu_cost_of(runs).hours)
+        assert re.search(rf"\n    {paper.slug}: {len(runs)} runs, {len(runs)} to train in \d+ jobs \(\d+ packs?\): "
+                         rf"{re.escape(hours)} GPU-h \([\d.,]+ FLOP-bound, [\d.,]+ step-bound\)", text), paper.slug
+    assert f"all papers: {len(every)} runs to train" in text
+    assert f"{gpu_cost.describe_hours(gpu_cost_of(every).hours)} GPU-h" in text
+    # Below paper scale the plan says nothing of GPU-hours.
+    assert "GPU-h" not in AllTargets(pipeline, "smoke", data, data["prepared"], dry_run=True).text(1)
+
+
+def test_the_performance_pages_gpu_table_is_the_commands_output():
+    """docs/performance.md's per-paper H100 table is `python -m robustrepro counts --gpu`, never typed."""
+    from conftest import ROOT
+    from robustrepro.papers import all_papers
+    from robustrepro.report.counts import gpu_counts, markdown
+
+    page = ROOT.joinpath("docs", "performance.md").read_text()
+    block = page.split("<!-- gpu: the output of `python -m robustrepro counts --gpu` -->\n", 1)[1]
+    block = block.split("<!-- end gpu -->", 1)[0]
+    assert block == markdown(gpu_counts(all_papers())), "paste the output of `python -m robustrepro counts --gpu` there"

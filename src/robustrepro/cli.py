@@ -201,9 +201,9 @@ def _paper_pages(args) -> None:
 
 def _counts(args) -> None:
     from robustrepro.papers import all_papers
-    from robustrepro.report.counts import counts, markdown
+    from robustrepro.report.counts import counts, gpu_counts, markdown
 
-    table = counts(all_papers(args.paper_module))
+    table = (gpu_counts if args.gpu else counts)(all_papers(args.paper_module))
     sys.stdout.write(table.to_csv(index=False) if args.format == "csv" else markdown(table))
 
 
@@ -380,6 +380,8 @@ def parser() -> argparse.ArgumentParser:
 
     n = sub.add_parser("counts", help="runs, evaluations and the estimated training time of every paper at every scale")
     n.add_argument("--format", default="markdown", choices=("markdown", "csv"))
+    n.add_argument("--gpu", action="store_true", help="per paper at paper scale: runs, packs and H100 GPU-hours, "
+                                                      "FLOP-bound and step-bound (robustrepro.gpu_cost)")
     n.set_defaults(func=_counts)
 
     o = sub.add_parser("config-reference", help="docs/configuration.md: every workflow and run config key, from the code")

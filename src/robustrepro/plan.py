@@ -19,11 +19,12 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from robustrepro import clusterings, paths
+from robustrepro import clusterings, gpu_cost, paths
 from robustrepro.data.registry import DATASETS, DatasetInfo
 from robustrepro.data.download import mirror_url
 from robustrepro.data.synthetic import synthetic_sizes
-from robustrepro.runs import view_id
+from robustrepro.packs import packs
+from robustrepro.runs import run_id, view_id
 
 PROBE_TIMEOUT_S = 5
 
@@ -44,14 +45,14 @@ MODEL_MFLOPS = {
 # runs side by side, this many to a vmapped call or so: the plan counts such calls as its steps.
 SIDE_BY_SIDE_RUNS = 64
 
-# The cost model's defaults when this machine has no finished run to calibrate on: seconds to
+# The CPU cost model's defaults when this machine has no finished run to calibrate on: seconds to
 # start a training job (process, torch import, data load), seconds per optimizer step (Python, kernel
 # launches, sampler work: this dominates tiny models) and sustained training GFLOP/s (forward +
-# backward = 3x forward). The CPU figures are bench/calibrate_plan.py's fit to the 141 training jobs
-# of `make reproduce` from a fresh clone on 2026-12-05 (2-core x86_64 CPU, one thread a job, two jobs
-# at once; docs/running.md has the estimate against the measured time); the GPU ones are rough
-# guesses until a GPU build calibrates them.
-DEFAULT_RATES = {"cpu": (4.9, 0.023, 43.0), "cuda": (10.0, 0.003, 5000.0)}
+# backward = 3x forward): bench/calibrate_plan.py's fit to the 141 training jobs of `make reproduce`
+# from a fresh clone on 2026-12-05 (2-core x86_64 CPU, one thread a job, two jobs at once;
+# docs/running.md has the estimate against the measured time). On CUDA the plan uses the H100 model of
+# robustrepro.gpu_cost instead, with the packs the workflow trains there.
+DEFAULT_RATES = {"cpu": (4.9, 0.023, 43.0)}
 # Seconds of each job of a build other than training, counted for every view, feature extraction,
 # set cover and evaluation still to build; on the CPU it also carries the light jobs (tables,
 # figures, reports), as the same fit spread them. An evaluation counts as one such job, whatever its
@@ -59,16 +60,33 @@ DEFAULT_RATES = {"cpu": (4.9, 0.023, 43.0), "cuda": (10.0, 0.003, 5000.0)}
 OTHER_JOB_S = {"cpu": 4.8, "cuda": 10.0}
 
 
-def _compute_seconds(work: tuple[float, float], device: str) -> float:
-    """A run's steps and arithmetic at the default rates: what its metrics' wall_time_s measures."""
+def _compute_seconds(run: dict, device: str) -> float:
+    """A run's steps and arithmetic at the default rates, alone: what its metrics' wall_time_s measures."""
+    work = run_work(run)
+    if device == "cuda":
+        return gpu_cost.job_time(run["model"]["name"], [work]).compute_s
     _, step_s, gflop_s = DEFAULT_RATES[device]
-    steps, gflops = work
-    return steps * step_s + gflops / gflop_s
+    return work[0] * step_s + work[1] / gflop_s
 
 
-def _seconds(work: tuple[float, float], device: str, factor: float = 1.0) -> float:
-    """A training job: its start-up (process, imports, data) and its compute, scaled by `factor`."""
-    return DEFAULT_RATES[device][0] + factor * _compute_seconds(work, device)
+def _seconds(run: dict, device: str, factor: float = 1.0) -> float:
+    """A training job on the CPU: its start-up (process, imports, data) and its compute, scaled by `factor`."""
+    return DEFAULT_RATES[device][0] + factor * _compute_seconds(run, device)
+
+
+def gpu_jobs(runs: dict[str, dict], packed: bool = True) -> list[tuple[list[str], gpu_cost.GpuTime]]:
+    """The jobs that train `runs` (run id -> resolved run) on one GPU, each with its run ids and time:
+    one per pack (robustrepro.packs, side by side) when `packed`, one per other run."""
+    groups = list(packs(runs).values()) if packed else []
+    packed_ids = {rid for members in groups for rid in members}
+    groups += [[rid] for rid in runs if rid not in packed_ids]
+    return [(members, gpu_cost.job_time(runs[members[0]]["model"]["name"], [run_work(runs[rid]) for rid in members]))
+            for members in groups]
+
+
+def gpu_cost_of(runs: dict[str, dict], packed: bool = True) -> gpu_cost.GpuCost:
+    """What training `runs` costs on one H100, one job at a time, at the default rates."""
+    return gpu_cost.GpuCost(tuple(job for _, job in gpu_jobs(runs, packed)))
 
 
 @dataclass(frozen=True)
@@ -197,19 +215,32 @@ def finished_runs(results: str | Path) -> list[tuple[dict, float, str]]:
 def calibration(finished: list[tuple[dict, float, str]], device: str) -> tuple[float, str]:
     """How much slower (>1) or faster this machine computes than the default rates, and on what
     evidence: the finished runs' measured training time over the time the rates give them, summed, so
-    that the long runs, which make up a build's time, weigh the most."""
-    pairs = [(seconds, _compute_seconds(run_work(run), device)) for run, seconds, dev in finished
-             if (not dev.startswith("cpu")) == (device == "cuda") and seconds > 0]
+    that the long runs, which make up a build's time, weigh the most. On a GPU the finished runs of a
+    pack count once, as their pack (whose wall time each of them records): `pack: auto` packs there."""
+    mine = [(run, seconds) for run, seconds, dev in finished
+            if (not dev.startswith("cpu")) == (device == "cuda") and seconds > 0]
+    if device == "cuda":
+        walls = {run_id(run): seconds for run, seconds in mine}
+        jobs = gpu_jobs({run_id(run): run for run, _ in mine})
+        pairs = [(max(walls[rid] for rid in members), job.compute_s) for members, job in jobs]
+    else:
+        pairs = [(seconds, _compute_seconds(run, device)) for run, seconds in mine]
     if not pairs:
         return 1.0, f"default {device} rates (no finished run on this machine to calibrate on)"
     factor = sum(seconds for seconds, _ in pairs) / max(sum(model for _, model in pairs), 1e-9)
-    return factor, f"calibrated on {len(pairs)} finished {device} run(s) here"
+    return factor, f"calibrated on {len(mine)} finished {device} run(s) here"
 
 
-def estimate_seconds(runs: list[dict], device: str, factor: float, jobs: int, other_jobs: int = 0) -> float:
-    """Wall time of training `runs` and running `other_jobs` jobs besides (views, extractions, set
-    covers, evaluations), `jobs` at once on a CPU, one at a time on the GPU."""
-    each = [_seconds(run_work(run), device, factor) for run in runs]
+def estimate_seconds(runs: list[dict] | dict[str, dict], device: str, factor: float, jobs: int, other_jobs: int = 0,
+                     packed: bool = True) -> float:
+    """Wall time of training `runs` (a list, or run id -> run) and running `other_jobs` jobs besides
+    (views, extractions, set covers, evaluations), `jobs` at once on a CPU; one at a time on the GPU, a
+    pack's runs side by side in one job (unless not `packed`)."""
+    if device == "cuda":
+        by_id = runs if isinstance(runs, dict) else {run_id(run): run for run in runs}
+        each = [job.start_s + factor * job.compute_s for _, job in gpu_jobs(by_id, packed)]
+    else:
+        each = [_seconds(run, device, factor) for run in (runs.values() if isinstance(runs, dict) else runs)]
     total = sum(each) + other_jobs * OTHER_JOB_S[device]
     # No build is shorter than its longest job.
     return max(total / max(1, jobs if device == "cpu" else 1), max(each, default=0.0))
@@ -223,6 +254,8 @@ class PaperPlan:
     datasets: list[str]
     skipped: dict[str, str] = field(default_factory=dict)  # target -> why it is not built
     seconds: float = 0.0  # the estimate for its runs to train (a run shared with another paper counts in both)
+    all_runs: int = 0  # every run of the paper, its data here or not
+    gpu: gpu_cost.GpuCost | None = None  # at paper scale: those of them still to train on one H100
 
 
 def describe_seconds(seconds: float) -> str:
@@ -233,7 +266,8 @@ def describe_seconds(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def format_plan(scale: str, papers: list[PaperPlan], datasets: dict[str, Availability], estimate: str) -> str:
+def format_plan(scale: str, papers: list[PaperPlan], datasets: dict[str, Availability], estimate: str,
+                gpu_total: gpu_cost.GpuCost | None = None) -> str:
     lines = [f"robustrepro plan ({scale} scale):"]
     for p in papers:
         built = "all targets" if not p.skipped else f"{len(p.skipped)} target(s) skipped"
@@ -244,6 +278,8 @@ def format_plan(scale: str, papers: list[PaperPlan], datasets: dict[str, Availab
         if not a.ok:
             lines.append(f"    fix: {a.fix}")
     lines.append(f"  estimated time: {estimate}")
+    if gpu_total is not None:
+        lines += gpu_cost.format_papers([(p.slug, p.all_runs, p.gpu) for p in papers if p.gpu], gpu_total)
     if any(p.skipped for p in papers):
         lines.append("  not built, for missing data (the rest is built, and these do not fail the command):")
         for p in papers:
@@ -338,28 +374,46 @@ class AllTargets:
         return {path for path in needed if not Path(path).is_file()}
 
     def text(self, jobs: int) -> str:
-        """The plan printed before anything runs: runs per paper, data, and the estimated time."""
-        device = self.pipeline.device
+        """The plan printed before anything runs: runs per paper, data, and the estimated time; at paper
+        scale also each paper's GPU-hours on one H100 (robustrepro.gpu_cost)."""
+        device, scale = self.pipeline.device, self.scale
         factor, basis = calibration(finished_runs(paths.RESULTS), device)
-        plans, todo, other = [], {}, set()
+        packed = self.pipeline.pack_setting is not False
+        done: dict[str, bool] = {}
+
+        def to_train(rid: str) -> bool:
+            if rid not in done:
+                done[rid] = Path(self.pipeline.finished_file(scale, rid)).is_file()
+            return not done[rid]
+
+        plans, todo, other, gpu_todo = [], {}, set(), {}
         for slug, paper in self.pipeline.papers.items():
             ready, _ = self.groups(slug)
-            rows = paper.runs(self.scale, self.pipeline.seeds)
+            rows = paper.runs(scale, self.pipeline.seeds)
             ids = {r["run_id"]: r["run"] for r in rows if r["group"] in ready}
-            waiting = {rid: run for rid, run in ids.items()
-                       if not Path(self.pipeline.finished_file(self.scale, rid)).is_file()}
+            waiting = {rid: run for rid, run in ids.items() if to_train(rid)}
             todo.update(waiting)  # a run two papers share trains once
-            evals = {e["eval_id"] for e in paper.evaluations(self.scale, self.pipeline.seeds) if e["group"] in ready
-                     and not Path(paths.evaluation(self.scale, e["eval_id"])).is_file()}
+            evals = {e["eval_id"] for e in paper.evaluations(scale, self.pipeline.seeds) if e["group"] in ready
+                     and not Path(paths.evaluation(scale, e["eval_id"])).is_file()}
             others = self._other_jobs(waiting.values()) | evals
             other |= others
             datasets = sorted({r["run"]["dataset"] for r in rows})
-            seconds = estimate_seconds(list(waiting.values()), device, factor, jobs, len(others))
-            plans.append(PaperPlan(slug, len(ids), len(waiting), datasets, self.skipped(slug), seconds))
-        seconds = estimate_seconds(list(todo.values()), device, factor, jobs, len(other))
+            seconds = estimate_seconds(waiting, device, factor, jobs, len(others), packed)
+            paper_plan = PaperPlan(slug, len(ids), len(waiting), datasets, self.skipped(slug), seconds)
+            if scale == "paper":
+                every = {r["run_id"]: r["run"] for r in rows}
+                unfinished = {rid: run for rid, run in every.items() if to_train(rid)}
+                gpu_todo.update(unfinished)
+                paper_plan.all_runs, paper_plan.gpu = len(every), gpu_cost_of(unfinished)
+            plans.append(paper_plan)
+        seconds = estimate_seconds(todo, device, factor, jobs, len(other), packed)
         estimate = (f"{describe_seconds(seconds)} for {len(todo)} run(s) and {len(other)} other job(s) (views, "
                     f"set covers, evaluations) on {device} with {jobs} job(s) at once ({basis})")
-        text = format_plan(self.scale, plans, self.datasets, estimate)
+        gpu_total = None
+        if scale == "paper":  # the papers' jobs together, unless a run two papers share would count twice
+            shared = sum(p.gpu.runs for p in plans) != len(gpu_todo)
+            gpu_total = gpu_cost_of(gpu_todo) if shared else gpu_cost.GpuCost(sum((p.gpu.jobs for p in plans), ()))
+        text = format_plan(scale, plans, self.datasets, estimate, gpu_total)
         if not shutil.which("pdflatex"):
             text += ("\n  reports: report.tex only, pdflatex is not installed here (e.g. apt install "
                      "texlive-latex-recommended, or compile report.tex elsewhere) for each paper's report.pdf")

@@ -2,9 +2,11 @@
 
 One row per paper and scale: the seeds the scale runs by default, the distinct runs and evaluations
 (run ids dedupe within a paper, as the workflow trains each once) and the training time the plan's
-cost model gives at its default rates (robustrepro.plan: uncalibrated; a build's own plan calibrates
-on the machine's finished runs). docs/running.md's table of counts is this command's output; a test
-regenerates it, so no count is typed by hand.
+cost models give at their default rates: GPU-hours on one H100 (robustrepro.gpu_cost, packs side by
+side) and hours on the 2-core CPU (robustrepro.plan: uncalibrated; a build's own plan calibrates on
+the machine's finished runs). docs/running.md's table of counts is this command's output; a test
+regenerates it, so no count is typed by hand. `--gpu`: one row per paper at paper scale, what its
+H100 GPU-hours are made of (docs/performance.md's table, checked the same way).
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import pandas as pd
 
 from robustrepro.config import SCALE_SEEDS
 from robustrepro.papers.spec import Paper
-from robustrepro.plan import describe_seconds, estimate_seconds
+from robustrepro.gpu_cost import describe_hours
+from robustrepro.plan import describe_seconds, estimate_seconds, gpu_cost_of
 from robustrepro.scales import SCALES
 
 # What the estimates assume: one GPU running one job at a time; the 2-core CPU the CPU rates were
@@ -31,11 +34,34 @@ def counts(papers: list[Paper], scales=SCALES) -> pd.DataFrame:
             rows.append({
                 "paper": paper.slug, "scale": scale, "seeds": ", ".join(map(str, seeds)), "runs": len(runs),
                 "evaluations": len(evaluations),
-                "one GPU": describe_seconds(estimate_seconds(list(runs.values()), "cuda", 1.0, 1)),
+                "H100 (GPU-h)": describe_hours(estimate_seconds(runs, "cuda", 1.0, 1) / 3600),
                 "2-core CPU": describe_seconds(estimate_seconds(list(runs.values()), "cpu", 1.0, CPU_JOBS)),
             })
     return pd.DataFrame(rows)
 
 
+def gpu_counts(papers: list[Paper], scale: str = "paper") -> pd.DataFrame:
+    """Per paper at `scale`, its default seeds: runs, packs, jobs, training PFLOPs and GPU-hours on one
+    H100, split into the hours of FLOP-bound and of step-bound jobs; a last row for all papers
+    (a run two papers share trains once)."""
+    seeds, every, rows = SCALE_SEEDS[scale], {}, []
+
+    def row(name, runs):
+        cost = gpu_cost_of(runs)
+        return {"paper": name, "runs": cost.runs, "packs": cost.packs, "jobs": len(cost.jobs),
+                "PFLOP": f"{cost.pflops:,.1f}", "H100 (GPU-h)": describe_hours(cost.hours),
+                "FLOP-bound (GPU-h)": describe_hours(cost.flop_bound_hours),
+                "step-bound (GPU-h)": describe_hours(cost.step_bound_hours)}
+
+    for paper in papers:
+        runs = {r["run_id"]: r["run"] for r in paper.runs(scale, seeds)}
+        every.update(runs)
+        rows.append(row(paper.slug, runs))
+    rows.append(row("all papers", every))
+    return pd.DataFrame(rows)
+
+
 def markdown(table: pd.DataFrame) -> str:
-    return table.to_markdown(index=False, tablefmt="github") + "\n"
+    # Hours and PFLOPs as written ("2.0", "1,270.1"), not reparsed as numbers.
+    text = [i for i, column in enumerate(table.columns) if "GPU-h" in column or column == "PFLOP"]
+    return table.to_markdown(index=False, tablefmt="github", disable_numparse=text or False) + "\n"
