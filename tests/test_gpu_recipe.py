@@ -27,10 +27,8 @@ import shutil
 
 import numpy as np
 import pytest
-import torch
 
 from robustrepro import paths
-from robustrepro.compute.recipe import Recipe
 from robustrepro.evaluation.attacks import ATTACKS
 from robustrepro.evaluation.defences import DEFENCES
 from robustrepro.evaluation.run import evaluate_snapshot
@@ -41,7 +39,7 @@ from robustrepro.training.checkpoint import snapshot_path
 from robustrepro.training.pack import train_pack
 from robustrepro.training.step_log import STEP_METRICS
 
-from test_contracts import EXAMPLES
+from test_contracts import EXAMPLES, one_thread  # noqa: F401 (its autouse fixture: one torch thread)
 from toydata import save_toy, toy_data
 
 pytestmark = pytest.mark.slow
@@ -82,14 +80,6 @@ def toy(tmp_path_factory):
     save_set_cover(folder / "cover.npz", SetCover(np.arange(25), assignment, np.bincount(assignment),
                                                   np.random.default_rng(0).integers(1, 9, len(assignment)), 1.0))
     return prepared, view, folder
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def train(run: dict, toy, out, **recipe) -> dict:
