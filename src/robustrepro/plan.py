@@ -49,15 +49,16 @@ SIDE_BY_SIDE_RUNS = 64
 # start a training job (process, torch import, data load), seconds per optimizer step (Python, kernel
 # launches, sampler work: this dominates tiny models) and sustained training GFLOP/s (forward +
 # backward = 3x forward): bench/calibrate_plan.py's fit to the 141 training jobs of `make reproduce`
-# from a fresh clone on 2026-12-05 (2-core x86_64 CPU, one thread a job, two jobs at once;
-# docs/running.md has the estimate against the measured time). On CUDA the plan uses the H100 model of
+# from a fresh clone on 2026-12-06 at commit 7b15d6a, the convolutional models in channels_last
+# (2-core x86_64 CPU, one thread a job, two jobs at once; docs/running.md has the estimate against
+# the measured time). On CUDA the plan uses the H100 model of
 # robustrepro.gpu_cost instead, with the packs the workflow trains there.
-DEFAULT_RATES = {"cpu": (4.9, 0.023, 43.0)}
+DEFAULT_RATES = {"cpu": (4.5, 0.0165, 56.4)}
 # Seconds of each job of a build other than training, counted for every view, feature extraction,
 # set cover and evaluation still to build; on the CPU it also carries the light jobs (tables,
 # figures, reports), as the same fit spread them. An evaluation counts as one such job, whatever its
 # attack costs.
-OTHER_JOB_S = {"cpu": 4.8, "cuda": 10.0}
+OTHER_JOB_S = {"cpu": 5.9, "cuda": 10.0}
 
 
 def _compute_seconds(run: dict, device: str) -> float:
