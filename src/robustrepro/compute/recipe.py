@@ -21,7 +21,6 @@ import torch
 from robustrepro.errors import UserError, unknown_choice
 
 PRECISIONS = ("auto", "fp32", "bf16")
-LAYOUTS = ("auto", True, False)
 
 # On a CPU, channels_last for these models from this `width` up: where bench/bench_cpu_layout.py
 # measured a training step faster than contiguous (one thread, best of 2 rounds, 2026-12-06, 2-core
@@ -66,7 +65,7 @@ def pick_recipe(device: torch.device, model: dict, precision: str = "auto", chan
     """The recipe of a job on `device` training or reading `model` (a run's model section)."""
     if precision not in PRECISIONS:
         raise unknown_choice("precision", precision, PRECISIONS)
-    if not any(channels_last is choice for choice in LAYOUTS) and channels_last != "auto":
+    if not (channels_last == "auto" or isinstance(channels_last, bool)):
         raise UserError(f"channels_last: auto, true or false; got {channels_last!r}")
     if not isinstance(compile, bool):
         raise UserError(f"compile: true or false; got {compile!r}")
