@@ -70,6 +70,43 @@ def test_distance_exactly_radius_counts_for_float64_and_far_from_origin():
         np.testing.assert_array_equal(nb.indices, np.nonzero(want)[1])
 
 
+@pytest.fixture
+def two_threads():
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_blocks_shared_out_to_threads_give_the_same_pairs(two_threads):
+    # Blocks of 7 rows, taken by two threads as each finishes its last: the pairs, their order and
+    # the process's torch settings afterwards are those of one thread walking the blocks in turn.
+    rng = np.random.default_rng(3)
+    points = rng.normal(size=(300, 8)).astype(np.float32)
+    want = brute_within(points, 2.5)
+    precision = torch.get_float32_matmul_precision()
+    nb = radius_neighbours(points, 2.5, block=7)
+    assert torch.get_num_threads() == 2 and torch.get_float32_matmul_precision() == precision
+    np.testing.assert_array_equal(nb.counts, want.sum(1))
+    np.testing.assert_array_equal(nb.indices, np.nonzero(want)[1])
+    np.testing.assert_array_equal(ball_counts(points, 2.5, block=7), want.sum(1))
+
+
+def test_shared_out_keeps_order_runs_each_item_on_one_thread_and_raises(two_threads):
+    from robustrepro.compute.device import shared_out
+
+    seen = list(shared_out(lambda i: (i, torch.get_num_threads()), range(20), torch.device("cpu")))
+    assert seen == [(i, 1) for i in range(20)] and torch.get_num_threads() == 2
+
+    def fails_at_5(i):
+        if i == 5:
+            raise ValueError("item 5")
+        return i
+    with pytest.raises(ValueError, match="item 5"):
+        list(shared_out(fails_at_5, range(20), torch.device("cpu")))
+    assert torch.get_num_threads() == 2
+
+
 def test_ball_counts_equal_brute_force():
     for points, radius in random_instances(2, 30):
         want = brute_within(points, radius).sum(1)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import platform
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
@@ -52,6 +54,23 @@ def one_thread(device: torch.device):
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def shared_out(work: Callable, items: Iterable, device: torch.device) -> Iterator:
+    """work(item) for each item, in order, with the CPU's threads each taking the next item as it
+    finishes its last, torch on one thread within each. A thread that shares its core with another
+    process then does fewer of the items instead of holding up every split op of all of them; and
+    each item's numbers do not depend on the thread count. On a GPU or one thread: a plain map."""
+    threads = torch.get_num_threads()
+    if device.type != "cpu" or threads == 1:
+        yield from map(work, items)
+        return
+    pool = ThreadPoolExecutor(threads, initializer=torch.set_num_threads, initargs=(1,))
+    try:
+        yield from pool.map(work, items)
+    finally:
+        pool.shutdown(cancel_futures=True)
+        torch.set_num_threads(threads)  # the workers set torch's process-wide default to 1
 
 
 def device_name(device: torch.device) -> str:
