@@ -145,6 +145,18 @@ class Pipeline:
     def evaluation(self, scale: str, eid: str) -> dict:
         return _find(self.scale(scale).evals, "evaluation", eid, scale, "no run group of any paper declares it")
 
+    # ---- a paper's rows at the configured seeds, expanded once: the input functions ask thousands of times ----
+
+    @functools.cache
+    def runs(self, scale: str, slug: str) -> tuple[dict, ...]:
+        """Paper.runs at the configured seeds (read-only rows)."""
+        return tuple(self.paper(scale, slug).runs(scale, self.seeds))
+
+    @functools.cache
+    def evaluations(self, scale: str, slug: str) -> tuple[dict, ...]:
+        """Paper.evaluations at the configured seeds (read-only rows)."""
+        return tuple(self.paper(scale, slug).evaluations(scale, self.seeds))
+
     # ---- packs: what stands for a finished run ----
 
     @functools.cache
@@ -171,24 +183,21 @@ class Pipeline:
     def group_files(self, scale: str, slug: str, group: str) -> list[str]:
         """metrics.json and history.csv of every run of a group (or its packs' records), and the JSON of
         each of the group's evaluations: what the group's CSV is collected from."""
-        paper = self.paper(scale, slug)
         self.group(scale, slug, group)
-        rows = [r for r in paper.runs(scale, self.seeds) if r["group"] == group]
+        rows = [r for r in self.runs(scale, slug) if r["group"] == group]
         packed = self.packs(scale)[1]
         runs = [f for r in rows if r["run_id"] not in packed
                 for f in (paths.metrics(scale, r["run_id"]), paths.history(scale, r["run_id"]))]
         records = sorted({paths.pack_record(scale, packed[r["run_id"]]) for r in rows if r["run_id"] in packed})
-        evals = [paths.evaluation(scale, r["eval_id"]) for r in paper.evaluations(scale, self.seeds)
-                 if r["group"] == group]
+        evals = [paths.evaluation(scale, r["eval_id"]) for r in self.evaluations(scale, slug) if r["group"] == group]
         return runs + records + evals
 
     def run_ids(self, scale: str, slug: str) -> list[str]:
         """The ids of every run of a paper at a scale, in its groups' order."""
-        return [row["run_id"] for row in self.paper(scale, slug).runs(scale, self.seeds)]
+        return [row["run_id"] for row in self.runs(scale, slug)]
 
     def group_datasets(self, scale: str, slug: str, group: str) -> list[str]:
-        paper = self.paper(scale, slug)
-        return sorted({row["run"]["dataset"] for row in paper.runs(scale, self.seeds) if row["group"] == group})
+        return sorted({row["run"]["dataset"] for row in self.runs(scale, slug) if row["group"] == group})
 
 
 def from_config(config: dict, papers: list[Paper]) -> Pipeline:

@@ -390,11 +390,11 @@ class AllTargets:
         plans, todo, other, gpu_todo = [], {}, set(), {}
         for slug, paper in self.pipeline.papers.items():
             ready, _ = self.groups(slug)
-            rows = paper.runs(scale, self.pipeline.seeds)
+            rows = self.pipeline.runs(scale, slug)
             ids = {r["run_id"]: r["run"] for r in rows if r["group"] in ready}
             waiting = {rid: run for rid, run in ids.items() if to_train(rid)}
             todo.update(waiting)  # a run two papers share trains once
-            evals = {e["eval_id"] for e in paper.evaluations(scale, self.pipeline.seeds) if e["group"] in ready
+            evals = {e["eval_id"] for e in self.pipeline.evaluations(scale, slug) if e["group"] in ready
                      and not Path(paths.evaluation(scale, e["eval_id"])).is_file()}
             others = self._other_jobs(waiting.values()) | evals
             other |= others
