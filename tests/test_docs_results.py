@@ -149,7 +149,7 @@ def code_patterns() -> set[str]:
     checkpoint = paths.checkpoint("{scale}", "{run id}")
     found |= {str(snapshot_path(checkpoint, tag)) for tag in (7, "best", "final")}
     found |= {str(lock_path(checkpoint)), str(record_path(paths.prepared("resources/prepared", "{dataset}")))}
-    for module, name in (("training/trainer.py", "steps.csv"), ("training/perfect_ordering.py", "orderings.csv")):
+    for module, name in (("training/run_job.py", "steps.csv"), ("training/perfect_ordering.py", "orderings.csv")):
         assert f'"{name}"' in (ROOT / "src" / "robustrepro" / module).read_text(), f"{module} writes no {name} now"
         found.add(f"{paths.run_dir('{scale}', '{run id}')}/{name}")
     assert "pdflatex" in (ROOT / "rules" / "report.smk").read_text()

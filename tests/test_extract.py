@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import robustrepro.training.trainer as trainer_module
+import robustrepro.training.run_job as run_job
 from robustrepro.errors import UserError
 from robustrepro.models import build_model
 from robustrepro.runs import resolve
@@ -82,21 +82,21 @@ def test_snapshots_are_kept_at_listed_epochs_and_survive_a_kill_and_resume(files
     class Killed(Exception):
         pass
 
-    real_save = trainer_module.save_checkpoint
+    real_save = run_job.save_checkpoint
 
     def save_then_die_after_epoch_3(path, state):
         real_save(path, state)
         if state["epoch"] == 3:
             raise Killed
 
-    monkeypatch.setattr(trainer_module, "save_checkpoint", save_then_die_after_epoch_3)
+    monkeypatch.setattr(run_job, "save_checkpoint", save_then_die_after_epoch_3)
     with pytest.raises(Killed):
         train(files, killed, **run)
     kept = sorted(p.name for p in killed.glob("last.*.pt"))
     assert kept == ["last.best.pt", "last.e1.pt"]  # no e4 yet, no final
     first = snapshot_path(killed / "last.pt", 1).read_bytes()
 
-    monkeypatch.setattr(trainer_module, "save_checkpoint", real_save)
+    monkeypatch.setattr(run_job, "save_checkpoint", real_save)
     train(files, killed, **run)
     assert sorted(p.name for p in killed.glob("last.*.pt")) == ["last.best.pt", "last.e1.pt", "last.e4.pt",
                                                                   "last.final.pt"]

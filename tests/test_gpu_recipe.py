@@ -34,7 +34,7 @@ from robustrepro.evaluation.defences import DEFENCES
 from robustrepro.evaluation.run import evaluate_snapshot
 from robustrepro.selection.setcover import SetCover, save_set_cover
 from robustrepro.training import METRICS, OPTIMIZERS, SAMPLERS, STEPS, train_run
-from robustrepro.training import trainer as trainer_module
+from robustrepro.training import run_job
 from robustrepro.training.checkpoint import snapshot_path
 from robustrepro.training.pack import train_pack
 from robustrepro.training.step_log import STEP_METRICS
@@ -91,14 +91,14 @@ def train(run: dict, toy, out, **recipe) -> dict:
 
 def keep_first_checkpoint(monkeypatch, copy_to):
     """Copy the first checkpoint the trainer writes (epoch 1's) to `copy_to`."""
-    original = trainer_module.save_checkpoint
+    original = run_job.save_checkpoint
 
     def save(path, state):
         original(path, state)
         if not copy_to.exists() and state["step_in_epoch"] == 0:
             shutil.copy(path, copy_to)
 
-    monkeypatch.setattr(trainer_module, "save_checkpoint", save)
+    monkeypatch.setattr(run_job, "save_checkpoint", save)
 
 
 def numbers(metrics: dict) -> dict:

@@ -17,7 +17,7 @@ from robustrepro.errors import UserError
 from robustrepro.runs import resolve
 from robustrepro.training import perfect_ordering as po
 from robustrepro.training.seeding import derive_seed
-from robustrepro.training.trainer import train_run
+from robustrepro.training.run_job import train_run
 from robustrepro.views import View, load_view
 from toydata import save_toy
 

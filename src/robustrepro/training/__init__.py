@@ -17,7 +17,8 @@ from robustrepro.training.optim import OPTIMIZERS, build_optimizer
 from robustrepro.training.samplers import SAMPLERS, Sampler
 from robustrepro.training.schedules import SCHEDULES, Plan, Schedule, build_schedule, lr_curve
 from robustrepro.training.steps import STEPS, Step, weighted_mean
-from robustrepro.training.trainer import Trainer, train_run
+from robustrepro.training.run_job import train_run
+from robustrepro.training.trainer import Trainer
 from robustrepro.training import methods  # noqa: F401, E402  (registers every method module's parts)
 
 __all__ = ["train_run", "Trainer", "lr_curve", "TrainContext", "Batch", "StepResult", "Part", "DeviceData",

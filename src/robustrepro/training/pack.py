@@ -178,7 +178,7 @@ def train_pack(runs: list[dict], prepared_path, view_path, out_dirs: list, check
     from robustrepro.provenance import code_fingerprint
     from robustrepro.runs import run_id
     from robustrepro.training.lock import run_lock
-    from robustrepro.training.trainer import _file_state, end_of_epoch, open_run
+    from robustrepro.training.run_job import end_of_epoch, file_state, open_run
     from robustrepro.views import check_inputs, load_view
 
     runs = [resolve(r) for r in runs]
@@ -191,7 +191,7 @@ def train_pack(runs: list[dict], prepared_path, view_path, out_dirs: list, check
     for run in runs:  # the runs' dataset, and a view made for them from that file
         check_inputs(run, prepared_path, view_path)
     if not side_by_side:
-        from robustrepro.training.trainer import train_run
+        from robustrepro.training.run_job import train_run
 
         return [train_run(run, prepared_path, view_path, out_dir, path, device, threads, progress=progress,
                           lock_timeout=lock_timeout, precision=precision, channels_last=channels_last,
@@ -201,10 +201,10 @@ def train_pack(runs: list[dict], prepared_path, view_path, out_dirs: list, check
     torch_device = pick_device(device)
     recipe = pick_recipe(torch_device, runs[0]["model"], precision, channels_last, compile)
     out_dirs, checkpoint_paths = [Path(p) for p in out_dirs], [Path(p) for p in checkpoint_paths]
-    before = [_file_state(path) for path in checkpoint_paths]
+    before = [file_state(path) for path in checkpoint_paths]
     with ExitStack() as locks:
         # As train_run: a checkpoint that changed while we waited for its lock was written by the holder.
-        waited = [locks.enter_context(run_lock(path, run_id(run), lock_timeout)).waited and _file_state(path) != b
+        waited = [locks.enter_context(run_lock(path, run_id(run), lock_timeout)).waited and file_state(path) != b
                   for run, path, b in zip(runs, checkpoint_paths, before)]
         prepared, view = load_prepared(prepared_path), load_view(view_path)
         data = DeviceData(prepared, view, torch_device, runs[0]["augment"], recipe.channels_last)

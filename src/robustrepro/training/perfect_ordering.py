@@ -378,7 +378,7 @@ def train_orderings(run: dict, prepared_path, view_path, out_dir, checkpoint_pat
                     progress: bool = True, *, code: dict | None = None, written_meanwhile: bool = False) -> dict:
     """Train a run whose `orderings` is set; returns metrics.json's content.
 
-    Called by robustrepro.training.trainer.train_run under the run's lock, with the code
+    Called by robustrepro.training.run_job.train_run under the run's lock, with the code
     fingerprint it took and whether the checkpoint was written while it waited for the lock;
     a finished run found again is treated as the trainer treats it."""
     out_dir, checkpoint_path = Path(out_dir), Path(checkpoint_path)
