@@ -98,5 +98,9 @@ rule report_pdf:
     localrule: True
     params:
         folder=lambda wildcards, input: input[0].rsplit("/", 1)[0],
+    # pdflatex's .aux and .log go to a scratch folder, so the paper's folder holds the PDF only
+    # (its output is the job's log).
     shell:
-        "(cd {params.folder:q} && pdflatex -interaction=nonstopmode -halt-on-error report.tex) > {log:q} 2>&1"
+        "(cd {params.folder:q} && scratch=$(mktemp -d) && trap 'rm -rf \"$scratch\"' EXIT"
+        " && pdflatex -interaction=nonstopmode -halt-on-error -output-directory \"$scratch\" report.tex"
+        " && mv \"$scratch/report.pdf\" report.pdf) > {log:q} 2>&1"
