@@ -5,6 +5,7 @@ printed, or written into docs/. They run no pipeline step; robustrepro.cli adds 
     python -m robustrepro counts [--gpu]                               (runs and time of every paper and scale)
     python -m robustrepro config-reference > docs/configuration.md
     python -m robustrepro paper-pages                                  (the generated part of docs/papers/*.md)
+    python -m robustrepro latest-run WORKDIR --scale quick             (docs/papers/*.md: a build's results)
 """
 
 from __future__ import annotations
@@ -40,6 +41,13 @@ def add_describing_commands(sub) -> list[argparse.ArgumentParser]:
     d = sub.add_parser("paper-pages", help="rewrite the generated part of docs/papers/<paper>.md from each paper's spec")
     d.add_argument("--root", default=".", help="the checkout holding docs/ (default: here)")
     d.set_defaults(func=_paper_pages)
+
+    a = sub.add_parser("latest-run", help="rewrite the latest-run part of docs/papers/<paper>.md from a finished build")
+    a.add_argument("workdir", help="the build's working directory (holding results/)")
+    a.add_argument("--scale", default="quick")
+    a.add_argument("--note", default="", help="how the build was made, e.g. \"make reproduce from a fresh clone, 53 minutes\"")
+    a.add_argument("--root", default=".", help="the checkout holding docs/ (default: here)")
+    a.set_defaults(func=_latest_run)
     return [w, n]
 
 
@@ -55,6 +63,14 @@ def _paper_pages(args) -> None:
 
     changed = write_pages(args.root, all_papers())
     print("rewrote " + ", ".join(map(str, changed)) if changed else "every paper page is up to date")
+
+
+def _latest_run(args) -> None:
+    from robustrepro.papers import all_papers
+    from robustrepro.report.latest_run import write_sections
+
+    changed = write_sections(args.root, all_papers(), args.workdir, args.scale, args.note)
+    print("rewrote " + ", ".join(map(str, changed)) if changed else "no page changed")
 
 
 def _counts(args) -> None:

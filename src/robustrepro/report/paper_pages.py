@@ -104,12 +104,12 @@ def generated(paper: Paper) -> str:
     return "\n".join(lines)
 
 
-def rewrite(text: str, block: str, path: Path) -> str:
-    """`text` with its generated part replaced by `block`."""
-    if BEGIN not in text or END not in text:
-        raise UserError(f"{path}: no generated part (the lines {BEGIN!r} and {END!r}); put both where it goes")
-    head, rest = text.split(BEGIN, 1)
-    return head + block + rest.split(END, 1)[1]
+def rewrite(text: str, block: str, path: Path, begin: str = BEGIN, end: str = END) -> str:
+    """`text` with its part from line `begin` to line `end` replaced by `block` (which holds both)."""
+    if begin not in text or end not in text:
+        raise UserError(f"{path}: no generated part (the lines {begin!r} and {end!r}); put both where it goes")
+    head, rest = text.split(begin, 1)
+    return head + block + rest.split(end, 1)[1]
 
 
 def write_pages(root: str | Path, papers: list[Paper]) -> list[Path]:
