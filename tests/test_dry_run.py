@@ -7,6 +7,7 @@ import pytest
 
 from conftest import ROOT, smoke_config, snakemake, stand_in_mirror
 from robustrepro import plan
+from robustrepro.data import availability
 from robustrepro.data import prepare
 from robustrepro.data.registry import DATASETS
 from robustrepro.scales import SCALES
@@ -51,7 +52,7 @@ def test_a_dry_runs_plan_probes_no_network_url(tmp_path, monkeypatch):
     def no_probe(url):
         raise AssertionError(f"a dry run probed {url}")
 
-    monkeypatch.setattr(plan, "_probe", no_probe)
+    monkeypatch.setattr(availability, "_probe", no_probe)
     data = {"root": str(tmp_path / "data"), "shared_roots": [], "mirror": None, "prepared": str(tmp_path / "prepared")}
     from robustrepro.papers import all_papers
     from robustrepro.pipeline import Pipeline

@@ -8,7 +8,8 @@ import pytest
 from conftest import SHARED_DATA, smoke_config, snakemake
 from robustrepro.data.registry import DATASETS
 from robustrepro import gpu_cost
-from robustrepro.plan import (DEFAULT_RATES, MODEL_MFLOPS, OTHER_JOB_S, AllTargets, availability, calibration,
+from robustrepro.data.availability import availability
+from robustrepro.plan import (DEFAULT_RATES, MODEL_MFLOPS, OTHER_JOB_S, AllTargets, calibration,
                               estimate_seconds, finished_runs, gpu_cost_of, gpu_jobs, run_work)
 from robustrepro.runs import resolve, run_id
 

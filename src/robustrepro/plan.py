@@ -14,19 +14,17 @@ from __future__ import annotations
 import json
 import math
 import shutil
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from robustrepro import clusterings, gpu_cost, paths
+from robustrepro.data.availability import Availability, availability, probe_here
 from robustrepro.data.registry import DATASETS, DatasetInfo
 from robustrepro.data.download import mirror_url
 from robustrepro.data.synthetic import synthetic_sizes
 from robustrepro.packs import packs
 from robustrepro.runs import run_id, view_id
 
-PROBE_TIMEOUT_S = 5
 
 # Real datasets' (train, test) sizes; synthetic stand-ins use robustrepro.data.synthetic's.
 SIZES = {"mnist": (60000, 10000), "fashion-mnist": (60000, 10000), "cifar10": (50000, 10000),
@@ -88,58 +86,6 @@ def gpu_jobs(runs: dict[str, dict], packed: bool = True) -> list[tuple[list[str]
 def gpu_cost_of(runs: dict[str, dict], packed: bool = True) -> gpu_cost.GpuCost:
     """What training `runs` costs on one H100, one job at a time, at the default rates."""
     return gpu_cost.GpuCost(tuple(job for _, job in gpu_jobs(runs, packed)))
-
-
-@dataclass(frozen=True)
-class Availability:
-    dataset: str
-    ok: bool
-    how: str  # where it comes from, or why it cannot be had
-    fix: str = ""
-
-
-def _raw_roots(data: dict) -> list[Path]:
-    return [Path(r) for r in [*data.get("shared_roots", []), data["root"]]]
-
-
-def _probe(url: str) -> str | None:
-    """None when `url` answers (a HEAD request), else why not."""
-    try:
-        with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=PROBE_TIMEOUT_S):
-            return None
-    except urllib.error.HTTPError as exc:
-        # A server that refuses HEAD (403/405) is there; the download itself will tell.
-        return None if exc.code in (403, 405) else f"HTTP {exc.code}"
-    except (OSError, ValueError) as exc:
-        return str(getattr(exc, "reason", None) or exc)
-
-
-def availability(info: DatasetInfo, data: dict, prepared: str | Path, downloads: str | Path = "resources/downloads",
-                 probe: bool = True) -> Availability:
-    """Whether the workflow can have `info`'s data: generated, prepared, on disk, or downloadable."""
-    name = info.name
-    if info.is_synthetic:
-        return Availability(name, True, "generated (synthetic stand-in)")
-    if (Path(prepared) / f"{name}.npz").is_file():
-        return Availability(name, True, f"prepared in {prepared}")
-    if (Path(downloads) / f"{name}.json").is_file():
-        return Availability(name, True, "raw files verified earlier")
-    for root in _raw_roots(data):
-        if all((root / raw.path).is_file() for raw in info.files):
-            return Availability(name, True, f"raw files under {root}")
-    fix = (f"put {', '.join(raw.path for raw in info.files)} under data.root ({data['root']}) in torchvision's "
-           "layout, or set data.mirror to a copy of such a folder, or data.shared_roots to a folder that has them")
-    if not probe:
-        return Availability(name, False, "raw files not found (download not tried)", fix)
-    raw = info.files[0]
-    urls = [mirror_url(data["mirror"], raw)] if data.get("mirror") else list(raw.urls)
-    failures = []
-    for url in urls:
-        why = _probe(url)
-        if why is None:
-            return Availability(name, True, f"to download from {url.rsplit('/', 1)[0]}/")
-        failures.append(f"{url}: {why}")
-    return Availability(name, False, "raw files not found and cannot be downloaded (" + "; ".join(failures) + ")", fix)
 
 
 def dataset_sizes(name: str) -> tuple[int, int]:
@@ -290,14 +236,9 @@ def format_plan(scale: str, papers: list[PaperPlan], datasets: dict[str, Availab
     return "\n".join(lines)
 
 
-def _probe_here(url: str) -> bool:
-    """Whether a dry run may probe `url`: files on this machine, never the network."""
-    return url.startswith("file:")
-
-
 class AllTargets:
     """What `all` builds at a scale: every target whose runs' data can be had here, and why each
-    other one is left out. A build probes each missing dataset's download URL once (PROBE_TIMEOUT_S);
+    other one is left out. A build probes each missing dataset's download URL once (robustrepro.data.availability);
     a dry run probes no network URL and counts such a dataset as to be downloaded."""
 
     def __init__(self, pipeline, scale: str, data: dict, prepared: str, dry_run: bool = False):
@@ -312,7 +253,7 @@ class AllTargets:
             return found if found.ok else availability(info, self.data, self.prepared)
         raw = info.files[0]
         url = mirror_url(self.data["mirror"], raw) if self.data.get("mirror") else raw.urls[0]
-        if _probe_here(url):
+        if probe_here(url):
             return availability(info, self.data, self.prepared)
         return Availability(info.name, True, f"not here: to download from {url.rsplit('/', 1)[0]}/ (a dry run does not "
                             "probe the network: a build does, and leaves its targets out if it cannot be had)")
