@@ -21,9 +21,10 @@ def fake_build(workdir):
                   "statement": ["s1", "s2", "s3"], "finding": ["f1", "f2", "f3"],
                   "holds": ["holds", "fails", "not checked"], "seeds": ["2 of 2", "0 of 2", ""],
                   "evidence": ["acc 96.5 -> 88.8", "a | b", ""]}).to_csv(folder / "claims.csv", index=False)
-    pd.DataFrame({"target": ["figure1"], "method": ["conv4"], "setting": ["alpha=10"], "metric": ["test_acc1"],
-                  "reported": [91.0], "reproduced": [88.8123], "std": [0.4], "n": [2],
-                  "difference": [-2.19]}).to_csv(folder / "comparison.csv", index=False)
+    pd.DataFrame({"target": ["figure1", "figure2"], "method": ["conv4", "conv4"], "setting": ["alpha=10", "cifar"],
+                  "metric": ["test_acc1", "test_acc1"], "reported": [91.0, 80.0], "reproduced": [88.8123, None],
+                  "std": [0.4, None], "n": [2, 0], "difference": [-2.19, None],
+                  "note": ["best lr", "not run"]}).to_csv(folder / "comparison.csv", index=False)
     group = PAPER.groups[0].name
     pd.DataFrame({"run_id": ["r0", "r1"], "seed": [0, 1]}).to_csv(folder / "groups" / f"{group}.csv", index=False)
     for rid in ("r0", "r1"):
@@ -54,7 +55,8 @@ def test_the_part_is_the_builds_claims_numbers_and_records_and_nothing_else_chan
     assert "a test build. " in part and "seeds 0, 1" in part and "cpu (x86_64, 1 threads) on box" in part
     assert "robustrepro 0.1, code abababababab" in part and "torch 2.13, Python 3.11" in part
     assert "Targets built: figure1; not built there: figure2." in part
-    assert "| figure1  | conv4    | alpha=10  | test_acc1 |         91 |        88.81 |   0.4 |   2 |        -2.19 |" in part
+    assert "| figure1  | conv4    | alpha=10  | test_acc1 |         91 |        88.81 |   0.4 |   2 |        -2.19 | best lr |" in part
+    assert "figure2 " not in part and "1 more of the paper's numbers is not reproduced by this build" in part
     assert "(2 checked, 1 not checked for want of data)" in part
     assert "| accuracy-falls     | holds     | 2 of 2" in part and "a \\| b" in part and "cifar-claim" not in part
     assert write_sections(tmp_path, [PAPER], tmp_path / "build", "quick", note="a test build") == []
@@ -75,3 +77,14 @@ def test_a_page_without_the_markers_is_one_error_naming_it(tmp_path):
     path.write_text("# massive-noise\n")
     with pytest.raises(UserError, match=f"{path}: no generated part.*latest-run"):
         write_sections(tmp_path, [PAPER], tmp_path / "build", "quick")
+
+
+def test_every_paper_page_has_its_latest_run_part():
+    from robustrepro.papers import all_papers
+    from robustrepro.report.paper_pages import page_path
+
+    from conftest import ROOT
+
+    for paper in all_papers():
+        text = page_path(ROOT, paper.slug).read_text()
+        assert text.count(BEGIN) == 1 and text.count(END) == 1 and text.index(BEGIN) < text.index(END), paper.slug

@@ -27,7 +27,7 @@ from robustrepro.report.paper_report import made_of
 
 BEGIN = "<!-- written by `python -m robustrepro latest-run` from a build's files: run it again, do not edit -->"
 END = "<!-- end of the latest run -->"
-NUMBERS = ["target", "method", "setting", "metric", "reported", "reproduced", "std", "n", "difference"]
+NUMBERS = ["target", "method", "setting", "metric", "reported", "reproduced", "std", "n", "difference", "note"]
 VERDICTS = {"claim": "claim", "holds": "verdict", "seeds": "seeds on which it holds alone", "evidence": "evidence"}
 
 
@@ -64,6 +64,8 @@ def section(paper: Paper, scale: str, workdir: Path, note: str = "") -> str:
     claims = pd.read_csv(claims_file)
     checked = claims[claims["holds"].isin(["holds", "fails"])]
     numbers = pd.read_csv(folder / "comparison.csv")
+    reproduced = numbers[numbers["reproduced"].notna()]
+    not_reproduced = len(numbers) - len(reproduced)
     lines = [
         BEGIN, f"## Latest run: {scale} scale, {day.isoformat()}", "",
         f"{note + '. ' if note else ''}Built{f' at commit {commit}' if commit else ''} with "
@@ -73,7 +75,10 @@ def section(paper: Paper, scale: str, workdir: Path, note: str = "") -> str:
         + (f"; not built there: {', '.join(left_out)}." if left_out else "."), "",
         "The paper's numbers beside the reproduced ones (`comparison.csv`: mean and std over n seeds, "
         "difference = reproduced - reported):", "",
-        _markdown(numbers[[c for c in NUMBERS if c in numbers.columns]].round(2)), "",
+        _markdown(reproduced[[c for c in NUMBERS if c in numbers.columns]].round(2)) if len(reproduced)
+        else "(none of them: this build reproduced none of the numbers the paper prints)", "",
+        *([f"{not_reproduced} more of the paper's numbers {'is' if not_reproduced == 1 else 'are'} not reproduced by "
+           "this build (their targets were not built): `comparison.csv` lists them.", ""] if not_reproduced else []),
         f"The claims as that build's `claims.csv` judged them ({len(checked)} checked, {len(claims) - len(checked)} "
         "not checked for want of data):", "",
         _markdown(checked[list(VERDICTS)].rename(columns=VERDICTS)) if len(checked) else "(none)", "",
