@@ -219,12 +219,26 @@ def test_every_file_of_the_build_is_on_the_page_and_every_pattern_is_built(built
     assert not unbuilt, f"patterns on {PAGE.name} that the smoke build of all wrote no file for: {unbuilt}"
 
 
+# Each JSON record the build writes: the heading of its table on the page, and where the smoke build of
+# all leaves such records (it makes at least one of each: packs with `pack: true`, evaluations in
+# ordering-augment, vectors and set covers in robust-clustering).
+JSON_RECORDS = [
+    ("Prepared record", "prepared/*.npz.json"),
+    ("Pack record", f"results/{SCALE}/packs/*.json"),
+    ("Run lock", f"results/{SCALE}/checkpoints/*.lock"),
+    ("Vectors record", f"results/{SCALE}/vectors/*.json"),
+    ("Set-cover record", f"results/{SCALE}/clusters/*.json"),
+    ("Evaluation:", f"results/{SCALE}/evals/*.json"),
+]
+
+
 @pytest.mark.slow
-def test_prepared_records(built):
-    rows = table("Prepared record")
-    records = sorted((built / "prepared").glob("*.npz.json"))
-    assert records
-    for path in records:
+@pytest.mark.parametrize("heading, pattern", JSON_RECORDS, ids=[h.rstrip(":") for h, _ in JSON_RECORDS])
+def test_each_json_record_holds_the_keys_of_its_table(built, heading, pattern):
+    rows = table(heading)
+    found = sorted(built.glob(pattern))
+    assert found, f"the smoke build wrote no {pattern}"
+    for path in found:
         check_json(path, rows)
 
 
@@ -273,46 +287,6 @@ def test_run_metrics_histories_and_step_logs(built):
         has_val = run["validation"] != "none"
         assert ("val_acc1" in cols) == has_val, f"{folder}: val columns, validation {run['validation']!r}"
     assert all(seen.values()), f"the smoke build lacks a kind of run the page documents: {seen}"
-
-
-@pytest.mark.slow
-def test_pack_records(built):
-    rows = table("Pack record")
-    records = sorted((results(built) / "packs").glob("*.json"))
-    assert records, "the smoke build (pack: true) trained no pack"
-    for path in records:
-        check_json(path, rows)
-
-
-@pytest.mark.slow
-def test_run_locks(built):
-    rows = table("Run lock")
-    locks = sorted((results(built) / "checkpoints").glob("*.lock"))
-    assert locks
-    for path in locks:
-        check_json(path, rows)
-
-
-@pytest.mark.slow
-def test_vectors_and_set_cover_records(built):
-    vectors, covers = table("Vectors record"), table("Set-cover record")
-    found = sorted((results(built) / "vectors").glob("*.json"))
-    assert found
-    for path in found:
-        check_json(path, vectors)
-    found = sorted((results(built) / "clusters").glob("*.json"))
-    assert found
-    for path in found:
-        check_json(path, covers)
-
-
-@pytest.mark.slow
-def test_evaluations(built):
-    rows = table("Evaluation:")
-    found = sorted((results(built) / "evals").glob("*.json"))
-    assert found, "the smoke build made no evaluation (ordering-augment has some)"
-    for path in found:
-        check_json(path, rows)
 
 
 def _papers():
