@@ -63,11 +63,21 @@ def test_the_part_is_the_builds_claims_numbers_and_records_and_nothing_else_chan
 
 
 def test_a_paper_the_build_did_not_compare_keeps_its_page(tmp_path):
-    (tmp_path / "build").mkdir()
-    path = page(tmp_path)
-    before = path.read_text()
-    assert write_sections(tmp_path, [PAPER], tmp_path / "build", "quick") == []
-    assert path.read_text() == before
+    fake_build(tmp_path / "build")  # massive-noise's files only
+    built_page = page(tmp_path)
+    other = tmp_path / "docs" / "papers" / "reweight.md"
+    other.write_text(f"# reweight\n{BEGIN}\nold\n{END}\n")
+    assert write_sections(tmp_path, [PAPER, load("reweight")], tmp_path / "build", "quick") == [built_page]
+    assert other.read_text() == f"# reweight\n{BEGIN}\nold\n{END}\n"
+
+
+def test_a_folder_that_holds_no_build_is_one_error_naming_it(tmp_path):
+    page(tmp_path)
+    with pytest.raises(UserError, match=f"{tmp_path / 'nothing'}: no results/quick/<paper>/claims.csv there"):
+        write_sections(tmp_path, [PAPER], tmp_path / "nothing", "quick")
+    fake_build(tmp_path / "build")
+    with pytest.raises(UserError, match="no results/smoke/<paper>/claims.csv there"):
+        write_sections(tmp_path, [PAPER], tmp_path / "build", "smoke")
 
 
 def test_a_page_without_the_markers_is_one_error_naming_it(tmp_path):

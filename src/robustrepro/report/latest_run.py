@@ -68,7 +68,7 @@ def section(paper: Paper, scale: str, workdir: Path, note: str = "") -> str:
     not_reproduced = len(numbers) - len(reproduced)
     lines = [
         BEGIN, f"## Latest run: {scale} scale, {day.isoformat()}", "",
-        f"{note + '. ' if note else ''}Built{f' at commit {commit}' if commit else ''} with "
+        f"{note.rstrip('. ') + '. ' if note else ''}Built{f' at commit {commit}' if commit else ''} with "
         f"{'; '.join(made['code']) or 'no run recorded'}, seeds {', '.join(sorted(made['seeds'], key=int)) or 'none'}, "
         f"on {'; '.join(made['hardware']) or 'no run recorded'} ({'; '.join(made['software'])}). "
         f"Targets built: {', '.join(built) or 'none'}"
@@ -89,10 +89,13 @@ def section(paper: Paper, scale: str, workdir: Path, note: str = "") -> str:
 
 def write_sections(root: str | Path, papers: list[Paper], workdir: str | Path, scale: str, note: str = "") -> list[Path]:
     """Rewrite the latest-run part of the page of every paper the build in `workdir` compared; the pages changed."""
+    compared = [paper for paper in papers
+                if (Path(workdir) / paths.target_file(scale, paper.slug, "claims", ".csv")).is_file()]
+    if not compared:
+        raise UserError(f"{workdir}: no {paths.target_file(scale, '<paper>', 'claims', '.csv')} there; name the "
+                        "working directory of a finished build (and its --scale)")
     changed = []
-    for paper in papers:
-        if not (Path(workdir) / paths.target_file(scale, paper.slug, "claims", ".csv")).is_file():
-            continue
+    for paper in compared:
         path = page_path(root, paper.slug)
         text = path.read_text()
         new = rewrite(text, section(paper, scale, Path(workdir), note), path, BEGIN, END)
